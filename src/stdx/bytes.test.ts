@@ -1,0 +1,71 @@
+// Goal: the byte writer and reader round-trip every field type, and hostile or short input
+// fails with a DECODE TxgridError, never a crash or a read past the end.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { BytesReader, BytesWriter } from "./bytes.ts";
+import { ErrorCode, isTxgridError } from "./errors.ts";
+
+const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
+
+test("fields round-trip", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      fc.maxSafeNat(),
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.string({ unit: "grapheme" }),
+      (u8, u32, u53, i64, text) => {
+        const writer = new BytesWriter(1, 1 << 20);
+        writer.u8(u8);
+        writer.u32(u32);
+        writer.u53(u53);
+        writer.i64(i64);
+        writer.string(text);
+        writer.align(8);
+        assert.equal(writer.offset % 8, 0);
+        const reader = new BytesReader(writer.copy());
+        assert.equal(reader.u8(), u8);
+        assert.equal(reader.u32(), u32);
+        assert.equal(reader.u53(), u53);
+        assert.equal(reader.i64(), i64);
+        assert.equal(reader.string(), text);
+        reader.align(8);
+        assert.equal(reader.remaining, 0);
+      },
+    ),
+    { seed, numRuns: 500 },
+  );
+});
+
+test("truncated input fails with DECODE", () => {
+  const writer = new BytesWriter(16, 1024);
+  writer.string("hello, world");
+  const bytes = writer.copy();
+  for (let end = 0; end < bytes.length; end++) {
+    const reader = new BytesReader(bytes, 0, end);
+    assert.throws(
+      () => reader.string(),
+      (error) => isTxgridError(error, ErrorCode.DECODE),
+    );
+  }
+});
+
+test("writer refuses to grow past its limit", () => {
+  const writer = new BytesWriter(4, 8);
+  writer.u32(1);
+  writer.u32(2);
+  assert.throws(
+    () => writer.u8(3),
+    (error) => isTxgridError(error, ErrorCode.LIMIT_EXCEEDED),
+  );
+});
+
+test("invalid UTF-8 fails with DECODE", () => {
+  const bytes = new Uint8Array([2, 0, 0, 0, 0xff, 0xfe]);
+  assert.throws(
+    () => new BytesReader(bytes).string(),
+    (error) => isTxgridError(error, ErrorCode.DECODE),
+  );
+});
