@@ -32,3 +32,11 @@ export class ManualClock implements Clock {
     this.#wallMs += ms;
   }
 }
+
+/** Scheduling, injected like Clock so the simulator can run executors on simulated time. */
+export interface Timers {
+  /** Runs `callback` after the current I/O phase (lets concurrent requests join a batch). */
+  defer(callback: () => void): void;
+  /** Runs `callback` after `delayMs`; the returned function cancels it. */
+  after(delayMs: number, callback: () => void): () => void;
+}
