@@ -14,7 +14,11 @@ function harness() {
     nowMs += advanceMs;
     return engine.applyBatch(engine.lsn + 1, nowMs, commands);
   };
-  const one = (command: Command, advanceMs = 0) => run([command], advanceMs)[0]!;
+  const one = (command: Command, advanceMs = 0) => {
+    const [result] = run([command], advanceMs);
+    assert.ok(result !== undefined);
+    return result;
+  };
   const account = (id: string, balance: bigint, floor: bigint | null = 0n): Command => ({
     kind: "account.create",
     id,

@@ -1,0 +1,10 @@
+// server: the composition root of a single node (data directory, shard, HTTP face).
+export { lockDataDir } from "./data-dir-lock.ts";
+export {
+  type DataDirReport,
+  type FsyncPolicy,
+  type RunningServer,
+  runServer,
+  type ServerOptions,
+  verifyDataDir,
+} from "./server.ts";

@@ -1,0 +1,129 @@
+// Goal: the executor's contract. Concurrent submissions share batches (group commit);
+// a full queue refuses with OVERLOADED instead of growing; close() answers everything that
+// was admitted and refuses the rest; pending transfers expire through a logged tick when
+// their deadline timer fires, with no request arriving. Method: in-memory shards (dir null),
+// and a manual clock with hand-fired timers where time matters.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type Command, ResultCode } from "../engine/index.ts";
+import { ErrorCode, isTxgridError, ManualClock, type Timers } from "../stdx/index.ts";
+import { Shard } from "./shard.ts";
+
+const account = (id: string, balance: bigint): Command => ({
+  kind: "account.create",
+  id,
+  balance,
+  floor: 0n,
+  nickname: null,
+});
+
+const transfer = (id: string, amount: bigint, extra: Partial<Command> = {}): Command =>
+  ({
+    kind: "transfer.create",
+    id,
+    debitId: "a",
+    creditId: "b",
+    amount,
+    pending: false,
+    timeoutMs: 0,
+    origin: "api",
+    ...extra,
+  }) as Command;
+
+test("concurrent submissions are grouped into few batches", async () => {
+  const shard = await Shard.open({ dir: null, fsyncPolicy: "batch" });
+  await shard.submitMany([account("a", 1_000n), account("b", 0n)]);
+  const batchesBefore = shard.status().batchCount;
+  const results = await Promise.all(
+    Array.from({ length: 500 }, (_, index) => shard.submit(transfer(`t${index}`, 1n))),
+  );
+  assert.ok(results.every((result) => result.code === ResultCode.OK));
+  const batches = shard.status().batchCount - batchesBefore;
+  assert.ok(batches <= 5, `500 concurrent submissions took ${batches} batches`);
+  assert.equal(shard.engine.account("b")?.balance, 500n);
+  await shard.close();
+});
+
+test("a full queue refuses with OVERLOADED and admits again once drained", async () => {
+  const shard = await Shard.open({ dir: null, fsyncPolicy: "batch", queueCommandsMax: 4 });
+  const admitted = [1, 2, 3, 4].map((n) => shard.submit(account(`x${n}`, 0n)));
+  await assert.rejects(shard.submit(account("x5", 0n)), (error) =>
+    isTxgridError(error, ErrorCode.OVERLOADED),
+  );
+  await assert.rejects(shard.submitMany([account("y1", 0n), account("y2", 0n)]), (error) =>
+    isTxgridError(error, ErrorCode.OVERLOADED),
+  );
+  assert.equal(
+    shard.engine.account("y1"),
+    undefined,
+    "a refused batch admits none of its commands",
+  );
+  await Promise.all(admitted);
+  assert.equal((await shard.submit(account("x5", 0n))).code, ResultCode.OK);
+  await shard.close();
+});
+
+test("close answers admitted commands and refuses new ones", async () => {
+  const shard = await Shard.open({ dir: null, fsyncPolicy: "lazy" });
+  const admitted = Array.from({ length: 50 }, (_, n) => shard.submit(account(`z${n}`, 1n)));
+  const closed = shard.close();
+  await assert.rejects(shard.submit(account("late", 0n)), (error) =>
+    isTxgridError(error, ErrorCode.SHUTTING_DOWN),
+  );
+  const results = await Promise.all(admitted);
+  assert.ok(results.every((result) => result.code === ResultCode.OK));
+  await closed;
+  assert.equal(shard.engine.stats().accountCount, 50);
+});
+
+class HandTimers implements Timers {
+  readonly due: { atMs: number; callback: () => void }[] = [];
+  readonly #clock: ManualClock;
+
+  constructor(clock: ManualClock) {
+    this.#clock = clock;
+  }
+
+  defer(callback: () => void): void {
+    setImmediate(callback);
+  }
+
+  after(delayMs: number, callback: () => void): () => void {
+    const entry = { atMs: this.#clock.monotonicNowMs() + delayMs, callback };
+    this.due.push(entry);
+    return () => {
+      const index = this.due.indexOf(entry);
+      if (index >= 0) this.due.splice(index, 1);
+    };
+  }
+
+  fireDue(): number {
+    const now = this.#clock.monotonicNowMs();
+    const ready = this.due.filter((entry) => entry.atMs <= now);
+    for (const entry of ready) {
+      this.due.splice(this.due.indexOf(entry), 1);
+      entry.callback();
+    }
+    return ready.length;
+  }
+}
+
+test("a pending transfer expires when its timer fires, without any request", async () => {
+  const clock = new ManualClock(1_000_000);
+  const timers = new HandTimers(clock);
+  const shard = await Shard.open({ dir: null, fsyncPolicy: "batch", clock, timers });
+  await shard.submitMany([account("a", 100n), account("b", 0n)]);
+  const created = await shard.submit(transfer("p", 60n, { pending: true, timeoutMs: 5_000 }));
+  assert.equal(created.code, ResultCode.OK);
+  assert.equal(shard.engine.account("a")?.available, 40n);
+  clock.advance(4_999);
+  assert.equal(timers.fireDue(), 0);
+  clock.advance(1);
+  assert.equal(timers.fireDue(), 1);
+  for (let turn = 0; turn < 10 && shard.engine.transfer("p")?.state === "pending"; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(shard.engine.transfer("p")?.state, "expired");
+  assert.equal(shard.engine.account("a")?.available, 100n);
+  await shard.close();
+});

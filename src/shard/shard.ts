@@ -1,0 +1,451 @@
+// A shard: the engine, its log and its snapshots, driven by one executor (Node's event loop
+// is the executor; nothing here runs in parallel with itself).
+//
+//   submit() ──► queue ──► batch: stamp time ─► encode ─► log append ─► flush (+fdatasync)
+//                                   ─► engine.applyBatch ─► answer every submitter
+//
+// Group commit: while one batch is being made durable, new submissions wait in the queue and
+// all of them form the next batch, so one fdatasync covers many commands and throughput grows
+// with load. A command is applied only after its batch is durable under the fsync policy:
+//   always  fdatasync before answering; a batch is cut as soon as the previous one is done.
+//   batch   fdatasync before answering; under load the executor lets one more event-loop turn
+//           of requests join before cutting a batch (bigger batches, same guarantee).
+//   lazy    answered once written to the OS (survives a process crash); fdatasync at most
+//           LAZY_FSYNC_INTERVAL_MS later, so a power loss can lose that window.
+// A failed write or fdatasync is fatal for the shard: the batch is answered with STORAGE,
+// nothing of it is applied, and every later submission is refused until a restart recovers
+// from the log (what the disk really holds is unknown after a failed fsync).
+import { join } from "node:path";
+import {
+  BATCH_COMMANDS_MAX,
+  LAZY_FSYNC_INTERVAL_MS,
+  QUEUE_COMMANDS_MAX,
+  SNAPSHOT_INTERVAL_BYTES,
+} from "../constants.ts";
+import { type Command, type CommandResult, Engine } from "../engine/index.ts";
+import { NodeStorage, type Storage } from "../io/index.ts";
+import { readLatestSnapshot, writeSnapshot } from "../snapshot/index.ts";
+import { assert, type Clock, ErrorCode, type Timers, TxgridError } from "../stdx/index.ts";
+import { type FsyncPolicy, openWal, type Wal } from "../wal/index.ts";
+import { BatchEncoder, decodeBatch } from "./batch.ts";
+import { type Journal, MemoryJournal } from "./journal.ts";
+import { BoundedQueue } from "./queue.ts";
+import { systemClock, systemTimers } from "./system-time.ts";
+
+export interface ShardOptions {
+  /** Data directory; null keeps everything in memory (nothing survives the process). */
+  readonly dir: string | null;
+  readonly fsyncPolicy: FsyncPolicy;
+  readonly storage?: Storage;
+  readonly clock?: Clock;
+  readonly timers?: Timers;
+  readonly queueCommandsMax?: number;
+  readonly snapshotIntervalBytes?: number;
+  /** Structured events, one per batch or state change (never per command). */
+  readonly onEvent?: (event: ShardEvent) => void;
+}
+
+export type ShardEvent =
+  | { readonly kind: "replay-progress"; readonly lsn: number; readonly recordCount: number }
+  | {
+      readonly kind: "opened";
+      readonly lsn: number;
+      readonly snapshotLsn: number;
+      readonly replayedRecordCount: number;
+      readonly truncatedBytes: number;
+      readonly durationMs: number;
+    }
+  | {
+      readonly kind: "batch";
+      readonly lsn: number;
+      readonly commandCount: number;
+      readonly flushDurationMs: number;
+    }
+  | {
+      readonly kind: "snapshot";
+      readonly lsn: number;
+      readonly bytes: number;
+      readonly durationMs: number;
+    }
+  | { readonly kind: "failed"; readonly error: unknown }
+  | { readonly kind: "closed"; readonly lsn: number };
+
+export interface ShardStatus {
+  readonly fsyncPolicy: FsyncPolicy;
+  readonly dir: string | null;
+  readonly lsn: number;
+  readonly lsnDurable: number;
+  readonly queueDepth: number;
+  readonly queueCapacity: number;
+  readonly batchCount: number;
+  readonly commandCount: number;
+  readonly batchCommandsLast: number;
+  readonly snapshotLsn: number;
+  readonly failed: boolean;
+}
+
+interface Submission {
+  readonly command: Command;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const replayProgressEveryRecords = 100_000;
+
+export class Shard {
+  readonly engine: Engine;
+  readonly #options: ShardOptions;
+  readonly #journal: Journal;
+  readonly #storage: Storage | null;
+  readonly #clock: Clock;
+  readonly #timers: Timers;
+  readonly #queue: BoundedQueue<Submission>;
+  readonly #encoder = new BatchEncoder();
+  #running = false;
+  #closing = false;
+  #failure: unknown = null;
+  #syncDue = false;
+  #syncTimerArmed = false;
+  #tickDue = false;
+  #cancelDeadlineTimer: (() => void) | null = null;
+  #deadlineArmedMs = Number.POSITIVE_INFINITY;
+  #batchCount = 0;
+  #commandCount = 0;
+  #batchCommandsLast = 0;
+  #bytesSinceSnapshot = 0;
+  #snapshotLsn: number;
+  #snapshotting: Promise<void> | null = null;
+  #drained: (() => void) | null = null;
+
+  private constructor(
+    options: ShardOptions,
+    engine: Engine,
+    journal: Journal,
+    storage: Storage | null,
+    snapshotLsn: number,
+  ) {
+    this.#options = options;
+    this.engine = engine;
+    this.#journal = journal;
+    this.#storage = storage;
+    this.#snapshotLsn = snapshotLsn;
+    this.#clock = options.clock ?? systemClock;
+    this.#timers = options.timers ?? systemTimers;
+    this.#queue = new BoundedQueue(options.queueCommandsMax ?? QUEUE_COMMANDS_MAX);
+  }
+
+  /** Opens a shard: loads the newest snapshot, replays the log after it, cuts a torn tail. */
+  static async open(options: ShardOptions): Promise<Shard> {
+    if (options.dir === null) {
+      return new Shard(options, new Engine(), new MemoryJournal(0), null, 0);
+    }
+    const clock = options.clock ?? systemClock;
+    const startedMs = clock.monotonicNowMs();
+    const storage = options.storage ?? new NodeStorage();
+    const snapshotDir = join(options.dir, "snapshots");
+    const walDir = join(options.dir, "wal");
+    storage.mkdirp(snapshotDir);
+    storage.mkdirp(walDir);
+    const snapshot = readLatestSnapshot(storage, snapshotDir);
+    const engine = snapshot === null ? new Engine() : Engine.decodeSnapshot(snapshot.body);
+    assert(snapshot === null || engine.lsn === snapshot.lsn, "snapshot lsn matches its body");
+    let recordCount = 0;
+    const { wal, replay } = openWal({ storage, dir: walDir }, engine.lsn, (lsn, payload) => {
+      const batch = decodeBatch(payload);
+      engine.applyBatch(lsn, batch.timestampMs, batch.commands);
+      recordCount++;
+      if (recordCount % replayProgressEveryRecords === 0) {
+        options.onEvent?.({ kind: "replay-progress", lsn, recordCount });
+      }
+    });
+    assert(wal.lsnLast === engine.lsn, "the engine applied every record of the log");
+    const shard = new Shard(options, engine, wal satisfies Journal, storage, engine.lsn);
+    shard.#snapshotLsn = snapshot?.lsn ?? 0;
+    options.onEvent?.({
+      kind: "opened",
+      lsn: engine.lsn,
+      snapshotLsn: snapshot?.lsn ?? 0,
+      replayedRecordCount: replay.recordCount,
+      truncatedBytes: replay.truncatedBytes,
+      durationMs: clock.monotonicNowMs() - startedMs,
+    });
+    shard.#armDeadlineTimer();
+    return shard;
+  }
+
+  get fsyncPolicy(): FsyncPolicy {
+    return this.#options.fsyncPolicy;
+  }
+
+  /** Logs, makes durable (per the fsync policy), applies and answers one command. */
+  submit(command: Command): Promise<CommandResult> {
+    const refusal = this.#refusal(1);
+    if (refusal !== null) return Promise.reject(refusal);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ command, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /** Like submit for each command, in order; all are admitted or none is. */
+  submitMany(commands: readonly Command[]): Promise<CommandResult[]> {
+    const refusal = this.#refusal(commands.length);
+    if (refusal !== null) return Promise.reject(refusal);
+    const results = commands.map(
+      (command) =>
+        new Promise<CommandResult>((resolve, reject) => {
+          this.#queue.push({ command, resolve, reject });
+        }),
+    );
+    this.#kick();
+    return Promise.all(results);
+  }
+
+  #refusal(count: number): TxgridError | null {
+    if (this.#closing) return new TxgridError(ErrorCode.SHUTTING_DOWN, "the shard is closing");
+    if (this.#failure !== null) {
+      return new TxgridError(ErrorCode.STORAGE, "the shard stopped after a storage failure", {
+        cause: this.#failure,
+      });
+    }
+    if (!this.#queue.hasRoom(count)) {
+      return new TxgridError(
+        ErrorCode.OVERLOADED,
+        `the queue holds ${this.#queue.length} of ${this.#queue.capacity} commands; retry later`,
+      );
+    }
+    return null;
+  }
+
+  status(): ShardStatus {
+    return {
+      fsyncPolicy: this.#options.fsyncPolicy,
+      dir: this.#options.dir,
+      lsn: this.engine.lsn,
+      lsnDurable: this.#journal.lsnDurable,
+      queueDepth: this.#queue.length,
+      queueCapacity: this.#queue.capacity,
+      batchCount: this.#batchCount,
+      commandCount: this.#commandCount,
+      batchCommandsLast: this.#batchCommandsLast,
+      snapshotLsn: this.#snapshotLsn,
+      failed: this.#failure !== null,
+    };
+  }
+
+  #kick(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#timers.defer(() => void this.#run());
+  }
+
+  async #run(): Promise<void> {
+    assert(this.#running, "run without the running flag");
+    while (this.#failure === null && this.#hasWork()) {
+      if (this.#queue.length > 0) await this.#executeBatch();
+      else if (this.#tickDue) await this.#executeTick();
+      else await this.#sync();
+      if (this.#options.fsyncPolicy === "batch" && this.#batchCommandsLast > 1) {
+        // Under load, let the requests already on their way join the next batch.
+        await new Promise<void>((resolve) => this.#timers.defer(resolve));
+      }
+    }
+    this.#running = false;
+    if (this.#failure !== null) this.#rejectQueued();
+    if (this.#drained !== null && !this.#hasWork()) this.#drained();
+  }
+
+  #hasWork(): boolean {
+    return this.#queue.length > 0 || this.#tickDue || this.#syncDue;
+  }
+
+  async #executeBatch(): Promise<void> {
+    const submissions = this.#queue.take(BATCH_COMMANDS_MAX);
+    const commands = submissions.map((submission) => submission.command);
+    const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
+    let payload: Uint8Array;
+    try {
+      payload = this.#encoder.encode(timestampMs, commands);
+    } catch (error) {
+      if (submissions.length === 1) {
+        (submissions[0] as Submission).reject(error);
+        return;
+      }
+      // One command cannot be encoded (too large, or malformed by a caller's bug): retry them
+      // one by one so that only it fails and the others are not punished for it.
+      for (const submission of submissions) await this.#executeSingle(submission);
+      return;
+    }
+    const results = await this.#logAndApply(timestampMs, commands, payload);
+    if (results === null) {
+      for (const submission of submissions) submission.reject(this.#storageError());
+      return;
+    }
+    for (let index = 0; index < submissions.length; index++) {
+      (submissions[index] as Submission).resolve(results[index] as CommandResult);
+    }
+  }
+
+  async #executeSingle(submission: Submission): Promise<void> {
+    const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
+    let payload: Uint8Array;
+    try {
+      payload = this.#encoder.encode(timestampMs, [submission.command]);
+    } catch (error) {
+      submission.reject(error);
+      return;
+    }
+    const results = await this.#logAndApply(timestampMs, [submission.command], payload);
+    if (results === null) submission.reject(this.#storageError());
+    else submission.resolve(results[0] as CommandResult);
+  }
+
+  /** An empty batch that only carries time forward, so due pending transfers expire. */
+  async #executeTick(): Promise<void> {
+    this.#tickDue = false;
+    const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
+    const deadlineMs = this.engine.nextDeadlineMs();
+    if (deadlineMs === null || deadlineMs > timestampMs) {
+      this.#armDeadlineTimer();
+      return;
+    }
+    await this.#logAndApply(timestampMs, [], this.#encoder.encode(timestampMs, []));
+  }
+
+  /** Appends, flushes per policy, applies. Null when the storage failed (shard is failed). */
+  async #logAndApply(
+    timestampMs: number,
+    commands: readonly Command[],
+    payload: Uint8Array,
+  ): Promise<CommandResult[] | null> {
+    const policy = this.#options.fsyncPolicy;
+    const startedMs = this.#clock.monotonicNowMs();
+    let lsn: number;
+    try {
+      lsn = this.#journal.append(payload);
+      await this.#journal.flush(policy !== "lazy");
+    } catch (error) {
+      this.#fail(error);
+      return null;
+    }
+    const results = this.engine.applyBatch(lsn, timestampMs, commands);
+    this.#batchCount++;
+    this.#commandCount += commands.length;
+    this.#batchCommandsLast = commands.length;
+    this.#bytesSinceSnapshot += payload.length;
+    this.#options.onEvent?.({
+      kind: "batch",
+      lsn,
+      commandCount: commands.length,
+      flushDurationMs: this.#clock.monotonicNowMs() - startedMs,
+    });
+    if (policy === "lazy") this.#armSyncTimer();
+    this.#armDeadlineTimer();
+    this.#maybeSnapshot();
+    return results;
+  }
+
+  async #sync(): Promise<void> {
+    this.#syncDue = false;
+    try {
+      await this.#journal.flush(true);
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  #armSyncTimer(): void {
+    if (this.#syncTimerArmed) return;
+    this.#syncTimerArmed = true;
+    this.#timers.after(LAZY_FSYNC_INTERVAL_MS, () => {
+      this.#syncTimerArmed = false;
+      this.#syncDue = true;
+      this.#kick();
+    });
+  }
+
+  #armDeadlineTimer(): void {
+    const deadlineMs = this.engine.nextDeadlineMs();
+    if (deadlineMs === null || deadlineMs >= this.#deadlineArmedMs) return;
+    this.#cancelDeadlineTimer?.();
+    this.#deadlineArmedMs = deadlineMs;
+    const delayMs = Math.max(1, deadlineMs - this.#clock.wallNowMs());
+    this.#cancelDeadlineTimer = this.#timers.after(delayMs, () => {
+      this.#cancelDeadlineTimer = null;
+      this.#deadlineArmedMs = Number.POSITIVE_INFINITY;
+      this.#tickDue = true;
+      this.#kick();
+    });
+  }
+
+  #maybeSnapshot(): void {
+    const intervalBytes = this.#options.snapshotIntervalBytes ?? SNAPSHOT_INTERVAL_BYTES;
+    if (this.#storage === null || this.#snapshotting !== null) return;
+    if (this.#bytesSinceSnapshot < intervalBytes) return;
+    this.#bytesSinceSnapshot = 0;
+    this.#snapshotting = this.snapshot().finally(() => {
+      this.#snapshotting = null;
+    });
+  }
+
+  /**
+   * Writes a snapshot of the applied state and removes the log segments it covers. The body
+   * is encoded synchronously (a consistent cut between batches); the write is asynchronous.
+   */
+  async snapshot(): Promise<void> {
+    const storage = this.#storage;
+    const dir = this.#options.dir;
+    if (storage === null || dir === null) return;
+    const startedMs = this.#clock.monotonicNowMs();
+    const lsn = this.engine.lsn;
+    const body = this.engine.encodeSnapshot();
+    // Only records that are durable may be dropped from the log; a lazy shard syncs first.
+    if (this.#journal.lsnDurable < lsn) {
+      this.#syncDue = true;
+      this.#kick();
+    }
+    await writeSnapshot(storage, join(dir, "snapshots"), lsn, body);
+    this.#snapshotLsn = lsn;
+    if (this.#journal.lsnDurable >= lsn) (this.#journal as Wal).removeSegmentsThrough(lsn);
+    this.#options.onEvent?.({
+      kind: "snapshot",
+      lsn,
+      bytes: body.length,
+      durationMs: this.#clock.monotonicNowMs() - startedMs,
+    });
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failure !== null) return;
+    this.#failure = error;
+    this.#options.onEvent?.({ kind: "failed", error });
+  }
+
+  #storageError(): TxgridError {
+    return new TxgridError(ErrorCode.STORAGE, "the log could not be made durable", {
+      cause: this.#failure,
+    });
+  }
+
+  #rejectQueued(): void {
+    const error = this.#storageError();
+    for (const submission of this.#queue.take(this.#queue.length)) submission.reject(error);
+  }
+
+  /** Refuses new commands, finishes the queued ones, syncs the log and closes it. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#cancelDeadlineTimer?.();
+    if (this.#running || this.#hasWork()) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        this.#kick();
+      });
+    }
+    await this.#snapshotting;
+    if (this.#failure === null) await this.#journal.flush(true);
+    await this.#journal.close();
+    this.#options.onEvent?.({ kind: "closed", lsn: this.engine.lsn });
+  }
+}
