@@ -12,6 +12,8 @@ export const BALANCE_MIN = -(2n ** 63n);
 export const ID_BYTES_MAX = 128;
 /** Longest nickname or other free text column, in UTF-8 bytes. */
 export const TEXT_BYTES_MAX = 1024;
+/** Longest account nickname, in UTF-16 code units (what JSON schemas count). */
+export const NICKNAME_LENGTH_MAX = 256;
 /** Most operations in one generic transaction. */
 export const TXN_OPERATIONS_MAX = 64;
 /** Most columns in one row. */

@@ -29,7 +29,7 @@ import { type CommandResult, ResultCode } from "./results.ts";
 import { State, SystemTable, systemIndexes } from "./state.ts";
 import { Table } from "./table.ts";
 import { executeTxn, type Operation } from "./txn.ts";
-import { decodeRow, encodeRow, indexKey, isValidId, type Row, type Value } from "./values.ts";
+import { decodeRow, encodeRow, isValidId, type Row, type Value } from "./values.ts";
 
 /** Bumped whenever the snapshot body layout changes. History: 1 = first layout. */
 export const ENGINE_SNAPSHOT_VERSION = 1;
@@ -143,7 +143,7 @@ export class Engine {
 
   accountByNickname(nickname: string): Row | undefined {
     const accounts = this.#state.table(SystemTable.ACCOUNTS);
-    for (const id of accounts.lookup("nickname", `s${nickname}`)) return accounts.get(id);
+    for (const id of accounts.lookup("nickname", nickname)) return accounts.get(id);
     return undefined;
   }
 
@@ -185,8 +185,8 @@ export class Engine {
   accountTransfers(accountId: string, limit: number, beforeSequence?: number): Row[] {
     const transfers = this.#state.table(SystemTable.TRANSFERS);
     const ids = new Set([
-      ...transfers.lookup("debit", `s${accountId}`),
-      ...transfers.lookup("credit", `s${accountId}`),
+      ...transfers.lookup("debit", accountId),
+      ...transfers.lookup("credit", accountId),
     ]);
     const rows = [...ids]
       .map((id) => transfers.get(id) as Row)
@@ -208,10 +208,8 @@ export class Engine {
   lookup(table: string, column: string, value: Value, limit: number): Row[] | null {
     const target = this.#state.tables.get(table);
     if (target === undefined || !target.isIndexed(column)) return null;
-    const key = indexKey(value);
-    if (key === null) return [];
     const rows: Row[] = [];
-    for (const primaryKey of target.lookup(column, key)) {
+    for (const primaryKey of target.lookup(column, value)) {
       if (rows.length >= Math.min(limit, LIST_PAGE_ROWS_MAX)) break;
       rows.push(target.get(primaryKey) as Row);
     }

@@ -8,7 +8,12 @@
 //                        available (= balance - reserved; the floor applies to it)
 // so "no overdraft" is a floor condition on a single column, checked inside the same
 // transaction that moves the money.
-import { AMOUNT_MAX, PENDING_TIMEOUT_MS_MAX, PENDING_TRANSFERS_MAX } from "../constants.ts";
+import {
+  AMOUNT_MAX,
+  NICKNAME_LENGTH_MAX,
+  PENDING_TIMEOUT_MS_MAX,
+  PENDING_TRANSFERS_MAX,
+} from "../constants.ts";
 import { assert } from "../stdx/index.ts";
 import type { Command } from "./commands.ts";
 import { type CommandResult, ResultCode } from "./results.ts";
@@ -20,7 +25,6 @@ type AccountCreate = Extract<Command, { kind: "account.create" }>;
 type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 const { ACCOUNTS, TRANSFERS, TRANSFER_FAILURES, ASSETS } = SystemTable;
-const nicknameLengthMax = 256;
 
 function run(state: State, operations: readonly Operation[]) {
   return executeTxn((name) => state.tables.get(name), operations);
@@ -29,7 +33,7 @@ function run(state: State, operations: readonly Operation[]) {
 export function createAccount(state: State, command: AccountCreate): CommandResult {
   if (!isValidId(command.id)) return { code: ResultCode.ID_INVALID };
   const nickname = command.nickname;
-  if (nickname !== null && (nickname.length === 0 || nickname.length > nicknameLengthMax)) {
+  if (nickname !== null && (nickname.length === 0 || nickname.length > NICKNAME_LENGTH_MAX)) {
     return { code: ResultCode.ID_INVALID };
   }
   const existing = state.table(ACCOUNTS).get(command.id);
@@ -42,7 +46,7 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
       ? { code: ResultCode.OK, duplicate: true, row: existing }
       : { code: ResultCode.ACCOUNT_EXISTS, row: existing };
   }
-  if (nickname !== null && state.table(ACCOUNTS).lookup("nickname", `s${nickname}`).size > 0) {
+  if (nickname !== null && state.table(ACCOUNTS).lookup("nickname", nickname).size > 0) {
     return { code: ResultCode.NICKNAME_TAKEN };
   }
   if (command.floor !== null && command.balance < command.floor) {

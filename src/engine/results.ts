@@ -1,6 +1,6 @@
 // Result codes of the data plane. Every command the engine applies ends with exactly one of
 // these codes; they are never thrown. The numbers are stable: they are written in replies
-// on the wire and documented in docs/errors.md. Add new codes at the end, never renumber.
+// on the wire and documented in docs/api.md. Add new codes at the end, never renumber.
 
 export const ResultCode = {
   OK: 0,

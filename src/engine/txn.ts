@@ -123,7 +123,7 @@ function applyEffect(
     case "insert": {
       if (previous !== undefined) return { code: ResultCode.ROW_EXISTS, row: null };
       undo.push({ table, key: operation.key, previous });
-      table.put(operation.key, operation.values);
+      table.write(operation.key, undefined, operation.values);
       return { code: ResultCode.OK, row: operation.values };
     }
     case "update": {
@@ -131,7 +131,7 @@ function applyEffect(
       const next = updatedRow(previous, operation.set, operation.increment);
       if (typeof next === "number") return { code: next, row: null };
       undo.push({ table, key: operation.key, previous });
-      table.put(operation.key, next);
+      table.write(operation.key, previous, next);
       return { code: ResultCode.OK, row: next };
     }
     case "delete": {

@@ -90,11 +90,3 @@ function valueRank(value: Value): number {
   if (value === true) return 2;
   return typeof value === "bigint" ? 3 : 4;
 }
-
-/** The key under which a value is filed in a secondary index (null is not indexed). */
-export function indexKey(value: Value): string | null {
-  if (value === null) return null;
-  if (typeof value === "bigint") return `i${value}`;
-  if (typeof value === "string") return `s${value}`;
-  return value ? "t" : "f";
-}

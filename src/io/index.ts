@@ -1,11 +1,5 @@
-// io: the Storage interface (every filesystem call of the log and snapshots goes through it)
-// and its node:fs implementation. STUB: being written; the interface is fixed.
-export interface Storage {
-  mkdirp(dir: string): void;
-}
-export class NodeStorage implements Storage {
-  mkdirp(dir: string): void {
-    void dir;
-    throw new Error("NodeStorage: not implemented yet");
-  }
-}
+// io: the Storage interface (every filesystem call of the log and snapshots goes through it),
+// its node:fs implementation and an in-memory disk that crashes, for tests and simulation.
+export type { OpenMode, Storage, StorageFile } from "./storage.ts";
+export { type CrashMode, type FaultKind, MemoryStorage } from "./storage-memory.ts";
+export { NodeStorage } from "./storage-node.ts";

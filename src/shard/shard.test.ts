@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type Command, ResultCode } from "../engine/index.ts";
+import { MemoryStorage } from "../io/index.ts";
 import { ErrorCode, isTxgridError, ManualClock, type Timers } from "../stdx/index.ts";
 import { Shard } from "./shard.ts";
 
@@ -125,5 +126,53 @@ test("a pending transfer expires when its timer fires, without any request", asy
   }
   assert.equal(shard.engine.transfer("p")?.state, "expired");
   assert.equal(shard.engine.account("a")?.available, 100n);
+  await shard.close();
+});
+
+test("close cancels the lazy fsync timer, so nothing touches the closed log", async () => {
+  // Regression: the timer armed after a lazy batch fired after close and flushed a closed
+  // log, which reported a storage failure. Method: hand-fired timers; after close no timer
+  // may remain armed.
+  const clock = new ManualClock(1_000_000);
+  const timers = new HandTimers(clock);
+  const events: string[] = [];
+  const shard = await Shard.open({
+    dir: "/data",
+    storage: new MemoryStorage(),
+    fsyncPolicy: "lazy",
+    clock,
+    timers,
+    onEvent: (event) => events.push(event.kind),
+  });
+  await shard.submit(account("a", 1n));
+  assert.equal(timers.due.length, 1, "a lazy batch arms the fsync timer");
+  await shard.close();
+  assert.equal(timers.due.length, 0, "close disarmed it");
+  assert.ok(!events.includes("failed"));
+});
+
+test("a failed snapshot is reported and the shard keeps serving", async () => {
+  // Regression: a failing automatic snapshot was an unhandled rejection, which ends a Node
+  // process. Method: the snapshot's rename fails once; the shard must report
+  // snapshot-failed, stay writable, and succeed with the next snapshot.
+  const storage = new MemoryStorage();
+  const events: string[] = [];
+  const shard = await Shard.open({
+    dir: "/data",
+    storage,
+    fsyncPolicy: "batch",
+    snapshotIntervalBytes: 256,
+    onEvent: (event) => events.push(event.kind),
+  });
+  storage.failNext("rename");
+  for (let round = 0; round < 20 && !events.includes("snapshot-failed"); round++) {
+    await shard.submitMany([account(`s${round}`, 1n), account(`t${round}`, 2n)]);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.ok(events.includes("snapshot-failed"));
+  assert.equal((await shard.submit(account("after", 3n))).code, ResultCode.OK);
+  await shard.snapshot();
+  assert.ok(shard.status().snapshotLsn > 0);
+  assert.ok(!shard.status().failed);
   await shard.close();
 });

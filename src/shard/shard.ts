@@ -41,6 +41,8 @@ export interface ShardOptions {
   readonly timers?: Timers;
   readonly queueCommandsMax?: number;
   readonly snapshotIntervalBytes?: number;
+  /** Log segment size; defaults to WAL_SEGMENT_BYTES_MAX (tests use small segments). */
+  readonly walSegmentBytesMax?: number;
   /** Structured events, one per batch or state change (never per command). */
   readonly onEvent?: (event: ShardEvent) => void;
 }
@@ -67,6 +69,7 @@ export type ShardEvent =
       readonly bytes: number;
       readonly durationMs: number;
     }
+  | { readonly kind: "snapshot-failed"; readonly error: unknown }
   | { readonly kind: "failed"; readonly error: unknown }
   | { readonly kind: "closed"; readonly lsn: number };
 
@@ -105,7 +108,7 @@ export class Shard {
   #closing = false;
   #failure: unknown = null;
   #syncDue = false;
-  #syncTimerArmed = false;
+  #cancelSyncTimer: (() => void) | null = null;
   #tickDue = false;
   #cancelDeadlineTimer: (() => void) | null = null;
   #deadlineArmedMs = Number.POSITIVE_INFINITY;
@@ -150,14 +153,24 @@ export class Shard {
     const engine = snapshot === null ? new Engine() : Engine.decodeSnapshot(snapshot.body);
     assert(snapshot === null || engine.lsn === snapshot.lsn, "snapshot lsn matches its body");
     let recordCount = 0;
-    const { wal, replay } = openWal({ storage, dir: walDir }, engine.lsn, (lsn, payload) => {
-      const batch = decodeBatch(payload);
-      engine.applyBatch(lsn, batch.timestampMs, batch.commands);
-      recordCount++;
-      if (recordCount % replayProgressEveryRecords === 0) {
-        options.onEvent?.({ kind: "replay-progress", lsn, recordCount });
-      }
-    });
+    const { wal, replay } = openWal(
+      {
+        storage,
+        dir: walDir,
+        ...(options.walSegmentBytesMax === undefined
+          ? {}
+          : { segmentBytesMax: options.walSegmentBytesMax }),
+      },
+      engine.lsn,
+      (lsn, payload) => {
+        const batch = decodeBatch(payload);
+        engine.applyBatch(lsn, batch.timestampMs, batch.commands);
+        recordCount++;
+        if (recordCount % replayProgressEveryRecords === 0) {
+          options.onEvent?.({ kind: "replay-progress", lsn, recordCount });
+        }
+      },
+    );
     assert(wal.lsnLast === engine.lsn, "the engine applied every record of the log");
     const shard = new Shard(options, engine, wal satisfies Journal, storage, engine.lsn);
     shard.#snapshotLsn = snapshot?.lsn ?? 0;
@@ -355,10 +368,9 @@ export class Shard {
   }
 
   #armSyncTimer(): void {
-    if (this.#syncTimerArmed) return;
-    this.#syncTimerArmed = true;
-    this.#timers.after(LAZY_FSYNC_INTERVAL_MS, () => {
-      this.#syncTimerArmed = false;
+    if (this.#cancelSyncTimer !== null) return;
+    this.#cancelSyncTimer = this.#timers.after(LAZY_FSYNC_INTERVAL_MS, () => {
+      this.#cancelSyncTimer = null;
       this.#syncDue = true;
       this.#kick();
     });
@@ -383,9 +395,12 @@ export class Shard {
     if (this.#storage === null || this.#snapshotting !== null) return;
     if (this.#bytesSinceSnapshot < intervalBytes) return;
     this.#bytesSinceSnapshot = 0;
-    this.#snapshotting = this.snapshot().finally(() => {
-      this.#snapshotting = null;
-    });
+    // A failed snapshot leaves the log whole, so the shard goes on; the next interval retries.
+    this.#snapshotting = this.snapshot()
+      .catch((error: unknown) => this.#options.onEvent?.({ kind: "snapshot-failed", error }))
+      .finally(() => {
+        this.#snapshotting = null;
+      });
   }
 
   /**
@@ -405,8 +420,14 @@ export class Shard {
       this.#kick();
     }
     await writeSnapshot(storage, join(dir, "snapshots"), lsn, body);
+    // The log is trimmed only through the previous snapshot: if the newest one is found
+    // damaged at the next start, the reader falls back to the previous one, and the log from
+    // there on must still exist.
+    const trimThroughLsn = this.#snapshotLsn;
     this.#snapshotLsn = lsn;
-    if (this.#journal.lsnDurable >= lsn) (this.#journal as Wal).removeSegmentsThrough(lsn);
+    if (trimThroughLsn > 0 && this.#journal.lsnDurable >= trimThroughLsn) {
+      (this.#journal as Wal).removeSegmentsThrough(trimThroughLsn);
+    }
     this.#options.onEvent?.({
       kind: "snapshot",
       lsn,
@@ -437,6 +458,8 @@ export class Shard {
     if (this.#closing) return;
     this.#closing = true;
     this.#cancelDeadlineTimer?.();
+    this.#cancelSyncTimer?.();
+    this.#cancelSyncTimer = null;
     if (this.#running || this.#hasWork()) {
       await new Promise<void>((resolve) => {
         this.#drained = resolve;

@@ -1,24 +1,6 @@
-// snapshot: atomic snapshot files. STUB: being written; the signatures are fixed.
-import type { Storage } from "../io/index.ts";
-
-export function readLatestSnapshot(
-  storage: Storage,
-  dir: string,
-): { lsn: number; body: Uint8Array } | null {
-  void storage;
-  void dir;
-  throw new Error("readLatestSnapshot: not implemented yet");
-}
-
-export async function writeSnapshot(
-  storage: Storage,
-  dir: string,
-  lsn: number,
-  body: Uint8Array,
-): Promise<void> {
-  void storage;
-  void dir;
-  void lsn;
-  void body;
-  throw new Error("writeSnapshot: not implemented yet");
-}
+// snapshot: the engine's state in self-checking files, written atomically (tmp, fdatasync,
+// rename, fsync dir). Recovery loads the newest valid one and replays the log after its lsn.
+// Format and fault model: format.ts, writer.ts, docs/design/wal.md.
+export { SNAPSHOT_FORMAT_VERSION } from "./format.ts";
+export { readLatestSnapshot } from "./reader.ts";
+export { writeSnapshot } from "./writer.ts";

@@ -1,5 +1,5 @@
 // The control-plane error registry. Every error that crosses a module boundary carries a
-// stable `code` from this table; codes are documented API (docs/errors.md) and are what the
+// stable `code` from this table; codes are documented API (docs/api.md) and are what the
 // HTTP layer maps to statuses. Data-plane outcomes (a refused transfer) are not errors: they
 // are result codes (engine/results.ts).
 
@@ -26,6 +26,8 @@ export const ErrorCode = {
   TIMEOUT: "TXG_ERR_TIMEOUT",
   /** The data directory is used by another process. */
   LOCKED: "TXG_ERR_LOCKED",
+  /** An unexpected failure inside txgrid (a bug); the request may or may not have applied. */
+  INTERNAL: "TXG_ERR_INTERNAL",
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

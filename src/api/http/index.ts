@@ -1,9 +1,6 @@
-// api/http: the REST faces (TiMPE routes and /v1). STUB: being written.
-import type { FastifyInstance } from "fastify";
-import type { Shard } from "../../shard/index.ts";
-
-export function buildHttpApp(shard: Shard, options: { logger: boolean }): FastifyInstance {
-  void shard;
-  void options;
-  throw new Error("buildHttpApp: not implemented yet");
-}
+// api/http: the REST faces of a shard: TiMPE-compatible routes and the versioned /v1 API
+// (ledger, assets, tables, admin), with an OpenAPI document at GET /docs. docs/api.md lists
+// every route, its answers and the status/code table.
+export { buildHttpApp, type HttpAppOptions } from "./app.ts";
+export { INTERNAL_ERROR_CODE } from "./errors.ts";
+export { timpeUserId } from "./timpe-routes.ts";

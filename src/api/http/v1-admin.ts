@@ -1,0 +1,96 @@
+// /v1 operations: the node's status (shard executor and engine counters, durability setting)
+// and a full check of the engine's invariants with the money totals as decimal strings.
+// Both read the applied state only; /v1/verify walks every account, so it is not a hot route.
+import { Type } from "typebox";
+import type { Shard } from "../../shard/index.ts";
+import type { HttpApp } from "./app.ts";
+import { success } from "./schemas.ts";
+
+const tags = ["v1 admin"];
+
+const ShardStatusView = Type.Object({
+  fsyncPolicy: Type.String(),
+  dir: Type.Unsafe<string | null>({ type: ["string", "null"] }),
+  lsn: Type.Integer(),
+  lsnDurable: Type.Integer(),
+  queueDepth: Type.Integer(),
+  queueCapacity: Type.Integer(),
+  batchCount: Type.Integer(),
+  commandCount: Type.Integer(),
+  batchCommandsLast: Type.Integer(),
+  snapshotLsn: Type.Integer(),
+  failed: Type.Boolean(),
+});
+
+const EngineStatsView = Type.Object({
+  lsn: Type.Integer(),
+  timestampMs: Type.Integer(),
+  accountCount: Type.Integer(),
+  transferCount: Type.Integer(),
+  pendingCount: Type.Integer(),
+  assetCount: Type.Integer(),
+  tableCount: Type.Integer(),
+});
+
+const VerifyView = Type.Object({
+  ok: Type.Boolean(),
+  problems: Type.Array(Type.String()),
+  balanceSum: Type.String(),
+  initialSum: Type.String(),
+  reservedSum: Type.String(),
+  pendingSum: Type.String(),
+  accountCount: Type.Integer(),
+  transferCount: Type.Integer(),
+});
+
+export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
+  const engine = shard.engine;
+  app.get(
+    "/v1/status",
+    {
+      schema: {
+        tags,
+        summary: "Executor and engine counters, and the durability setting",
+        response: {
+          200: success(
+            Type.Object({
+              fsyncPolicy: Type.String(),
+              shard: ShardStatusView,
+              engine: EngineStatsView,
+            }),
+          ),
+        },
+      },
+    },
+    () => ({
+      status: "success" as const,
+      data: { fsyncPolicy: shard.fsyncPolicy, shard: shard.status(), engine: engine.stats() },
+    }),
+  );
+  app.get(
+    "/v1/verify",
+    {
+      schema: {
+        tags,
+        summary: "Check the invariants: money conserved, reserves match pending, floors held",
+        response: { 200: success(VerifyView) },
+      },
+    },
+    () => {
+      const problems = engine.checkInvariants();
+      const totals = engine.totals();
+      const stats = engine.stats();
+      const data = {
+        ok: problems.length === 0,
+        problems,
+        balanceSum: totals.balanceSum.toString(),
+        initialSum: totals.initialSum.toString(),
+        reservedSum: totals.reservedSum.toString(),
+        pendingSum: totals.pendingSum.toString(),
+        accountCount: stats.accountCount,
+        transferCount: stats.transferCount,
+      };
+      return { status: "success" as const, data };
+    },
+  );
+}

@@ -1,0 +1,71 @@
+// The text block `txgrid bench` prints at the end of a run: what was run, on what, with
+// which durability, then TxTest-style statistics in microseconds, then the verdict on money.
+import type { BenchReport } from "./bench.ts";
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+const oneDecimal = new Intl.NumberFormat("en-US", {
+  minimumFractionDigits: 1,
+  maximumFractionDigits: 1,
+});
+
+function row(label: string, value: string): string {
+  return `  ${label.padEnd(22)}${value}`;
+}
+
+export function formatReport(report: BenchReport): string {
+  const { options, latency, machine } = report;
+  const workload = options.hotPercent > 0 ? `hot ${options.hotPercent}%` : "uniform";
+  const lines = [
+    `txgrid bench: ${report.route}, ${options.concurrency} concurrent, ` +
+      `${integer.format(options.accountCount)} accounts, ${workload}`,
+    `  durability: fsync=${report.durability.fsync}, replication=${report.durability.replication}`,
+    `  machine: ${machine.coreCount} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
+      `node ${machine.node}; server ${options.url}`,
+    "",
+    row("count", integer.format(latency.count)),
+    row("  acknowledged", integer.format(report.okCount)),
+    row("  refused (ledger)", integer.format(report.refusedCount)),
+    row("  errors", integer.format(report.errorCount)),
+    row("elapsed", `${oneDecimal.format(report.elapsedMs / 1000)} s`),
+    row("tx/s", integer.format(report.transfersPerSecond)),
+    row("mean µs", oneDecimal.format(latency.meanUs)),
+    row("median µs", integer.format(latency.p50Us)),
+    row("p68.27 µs", integer.format(latency.p68Us)),
+    row("p95.45 µs", integer.format(latency.p95Us)),
+    row("p99.73 µs", integer.format(latency.p997Us)),
+    row("p99.9 µs", integer.format(latency.p999Us)),
+    row("max µs", integer.format(latency.maxUs)),
+  ];
+  if (report.process !== null) {
+    lines.push(
+      row(
+        "phase 2 (/process)",
+        `${oneDecimal.format(report.process.durationMs)} ms, ` +
+          `${report.process.failedCount} failed`,
+      ),
+    );
+  }
+  for (const sample of report.errorSamples) lines.push(`  error: ${sample}`);
+  lines.push("");
+  const { verify } = report;
+  if (report.moneyConserved) {
+    lines.push(
+      `money conserved: the ${integer.format(verify.accountCount)} balances sum to ` +
+        `${verify.balanceSum} = the sum of initial balances; every invariant holds`,
+    );
+  } else {
+    lines.push(
+      `MONEY NOT CONSERVED: balances ${verify.balanceSum}, initial ${verify.initialSum}; ` +
+        `problems: ${verify.problems.join("; ") || "none reported"}`,
+    );
+  }
+  const acknowledged = report.okCount;
+  const agrees = report.recordedTransferCount === acknowledged;
+  lines.push(
+    `transfers recorded by the server: ${integer.format(report.recordedTransferCount)} ` +
+      (agrees
+        ? "(= acknowledged)"
+        : `(acknowledged ${integer.format(acknowledged)}${report.errorCount > 0 ? "; some requests failed, their outcome is unknown" : ""})`),
+  );
+  return lines.join("\n");
+}

@@ -1,0 +1,135 @@
+// The `txgrid` command: serve, bench, verify. main() returns the exit code: 0 success,
+// 1 failure (a broken invariant, a failed run, a server that could not start), 2 bad usage.
+// Errors are printed as one readable line with their stable code, never as a stack trace,
+// unless they are bugs (AssertionFailure), which crash loudly.
+import { readFileSync } from "node:fs";
+import { runServer, verifyDataDir } from "../server/index.ts";
+import { ErrorCode, isTxgridError } from "../stdx/index.ts";
+import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
+import { benchCommand, benchUsage } from "./bench-command.ts";
+
+const usage = `usage: txgrid <command> [options]
+
+commands:
+  serve     run a single node (data under ./data, listening on 127.0.0.1:9100)
+  bench     load a server with TiMPE's user-to-user transfers and report latency
+  verify    check the invariants of a running server (--url) or a data directory (--data-dir)
+  help      show this text, or \`txgrid help <command>\`
+
+Run \`txgrid <command> --help\` for a command's options.
+`;
+
+const serveUsage = `usage: txgrid serve [options]
+
+  --host HOST        address to listen on (default 127.0.0.1)
+  --port PORT        port (default 9100; 0 picks a free one)
+  --data-dir DIR     data directory: log, snapshots (default ./data)
+  --fsync POLICY     always | batch | lazy (default batch)
+                     always, batch: answer only after fdatasync (batch groups more eagerly)
+                     lazy: answer once written to the OS; fdatasync within 100 ms
+`;
+
+const verifyUsage = `usage: txgrid verify (--url URL | --data-dir DIR)
+
+Checks every invariant: the sum of balances equals the sum of initial balances, reserved
+amounts equal open pending transfers, no available balance is below its floor.
+  --url URL          a running server (GET /v1/verify)
+  --data-dir DIR     a data directory of a stopped server (replays its log offline)
+`;
+
+const usages: Record<string, string> = {
+  serve: serveUsage,
+  bench: benchUsage,
+  verify: verifyUsage,
+};
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(usages[rest[0] ?? ""] ?? usage);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "version") {
+    process.stdout.write(`txgrid ${packageVersion()}\n`);
+    return 0;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(usages[command] ?? usage);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case "serve":
+        return await serveCommand(rest);
+      case "bench":
+        return await benchCommand(rest);
+      case "verify":
+        return await verifyCommand(rest);
+      default:
+        process.stderr.write(`txgrid: unknown command "${command}"\n\n${usage}`);
+        return 2;
+    }
+  } catch (error) {
+    if (!isTxgridError(error)) throw error;
+    process.stderr.write(`txgrid ${command}: ${error.message} [${error.code}]\n`);
+    return error.code === ErrorCode.BAD_REQUEST ? 2 : 1;
+  }
+}
+
+function packageVersion(): string {
+  const packageUrl = new URL("../../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(packageUrl, "utf8")) as { version: string }).version;
+}
+
+async function serveCommand(argv: readonly string[]): Promise<number> {
+  const values = parseFlags(argv, {
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "9100" },
+    "data-dir": { type: "string", default: "./data" },
+    fsync: { type: "string", default: "batch" },
+  });
+  await runServer({
+    host: stringFlag(values, "host") ?? "127.0.0.1",
+    port: integerFlag(values, "port", 0, 65_535),
+    dataDir: stringFlag(values, "data-dir") ?? "./data",
+    fsyncPolicy: choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const),
+    handleSignals: true,
+  });
+  // The server keeps the process alive until SIGINT/SIGTERM closes it.
+  return 0;
+}
+
+async function verifyCommand(argv: readonly string[]): Promise<number> {
+  const values = parseFlags(argv, { url: { type: "string" }, "data-dir": { type: "string" } });
+  const url = stringFlag(values, "url");
+  const dataDir = stringFlag(values, "data-dir");
+  if ((url === undefined) === (dataDir === undefined)) {
+    process.stderr.write(verifyUsage);
+    return 2;
+  }
+  const report =
+    url !== undefined
+      ? await verifyUrl(url)
+      : stringifyBigints(await verifyDataDir(dataDir as string));
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(report.ok ? "every invariant holds\n" : "INVARIANTS BROKEN\n");
+  return report.ok ? 0 : 1;
+}
+
+async function verifyUrl(url: string): Promise<Record<string, unknown> & { ok: boolean }> {
+  const response = await fetch(`${url.replace(/\/+$/, "")}/v1/verify`, {
+    signal: AbortSignal.timeout(60_000),
+  });
+  const json = (await response.json()) as { data?: Record<string, unknown> };
+  const data = json.data ?? {};
+  return { ...data, ok: data.ok === true };
+}
+
+function stringifyBigints<T extends object>(report: T): Record<string, unknown> & T {
+  return Object.fromEntries(
+    Object.entries(report).map(([key, value]) => [
+      key,
+      typeof value === "bigint" ? String(value) : value,
+    ]),
+  ) as Record<string, unknown> & T;
+}

@@ -1,0 +1,255 @@
+// The log writer: appends records to segment files with group commit.
+//
+//   append(payload) ──► copy into the pending buffer (frame encoded, lsn assigned) ──► lsn
+//   flush(sync)     ──► swap buffers ──► one write per segment touched ──► fdatasync if sync
+//
+// append is synchronous and cheap: the caller's payload view may be reused at once. flush
+// writes everything pending with one write call (more only when the batch crosses into a new
+// segment) and, when `sync`, one fdatasync; write and fdatasync run on the libuv thread pool,
+// so requests keep arriving while the disk works and form the next batch. Appends made while
+// a flush runs go to the other buffer and wait for the next flush. One flush at a time.
+//
+// Guarantees:
+// - lsnDurable advances only after the fdatasync covering those records returned.
+// - A segment is complete and synced before the next one is created, and a new segment's
+//   name is made durable (directory fsync) before any record in it is written, hence before
+//   any record in it can count as durable. So damage before the last segment is never a
+//   torn write (recovery.ts relies on this), even under fsync=lazy.
+// - A segment grows past segmentBytesMax only when it holds a single record that is larger.
+// - After a failed write or fdatasync the writer refuses everything with STORAGE: what the
+//   disk holds is unknown, and only a restart (recovery) may find out.
+import { join } from "node:path";
+import { WAL_RECORD_BYTES_MAX } from "../constants.ts";
+import type { Storage, StorageFile } from "../io/index.ts";
+import { assert, BytesWriter, ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
+import {
+  encodeFrame,
+  encodeSegmentHeader,
+  frameBytes,
+  segmentName,
+  WAL_FRAME_ALIGNMENT_BYTES,
+  WAL_SEGMENT_HEADER_BYTES,
+} from "./format.ts";
+import type { Recovery, SegmentEntry } from "./recovery.ts";
+
+/** Bytes pending between two flushes: at most one largest record and a segment header. */
+const pendingBytesMax = WAL_SEGMENT_HEADER_BYTES + frameBytes(WAL_RECORD_BYTES_MAX);
+const pendingBytesInitial = 64 * 1024;
+
+/** A run of pending bytes that goes to one segment, in append order. */
+interface PendingRange {
+  /** Set when the range starts a new segment (its bytes begin with the segment header). */
+  readonly lsnFirstNew: number | null;
+  readonly start: number;
+  end: number;
+  lsnLast: number;
+}
+
+interface ActiveSegment {
+  readonly segment: SegmentEntry;
+  readonly file: StorageFile;
+  sizeBytes: number;
+  /** Written since the last fdatasync. */
+  dirty: boolean;
+}
+
+export class WalWriter {
+  readonly #storage: Storage;
+  readonly #dir: string;
+  readonly #segmentBytesMax: number;
+  readonly #segments: SegmentEntry[];
+  #active: ActiveSegment | null = null;
+  /** Size the newest segment will have once pending bytes are written; null: start a new one. */
+  #tailBytes: number | null;
+  #pending = new BytesWriter(pendingBytesInitial, pendingBytesMax);
+  #spare = new BytesWriter(pendingBytesInitial, pendingBytesMax);
+  #ranges: PendingRange[] = [];
+  #lsnLast: number;
+  #lsnWritten: number;
+  #lsnDurable: number;
+  #flushing = false;
+  #closed = false;
+  #failure: unknown = null;
+
+  constructor(storage: Storage, dir: string, segmentBytesMax: number, recovery: Recovery) {
+    assert(segmentBytesMax >= WAL_SEGMENT_HEADER_BYTES + frameBytes(0), "segmentBytesMax");
+    this.#storage = storage;
+    this.#dir = dir;
+    this.#segmentBytesMax = segmentBytesMax;
+    this.#segments = recovery.segments;
+    // Recovery synced everything it kept: the whole recovered log is durable.
+    this.#lsnLast = recovery.lsnLast;
+    this.#lsnWritten = recovery.lsnLast;
+    this.#lsnDurable = recovery.lsnLast;
+    this.#tailBytes = null;
+    if (recovery.tail !== null) {
+      const { segment, sizeBytes } = recovery.tail;
+      assert(segment === this.#segments[this.#segments.length - 1], "the tail is the last segment");
+      assert(sizeBytes % WAL_FRAME_ALIGNMENT_BYTES === 0, "the tail ends aligned");
+      const file = storage.open(join(dir, segment.name), "write");
+      this.#active = { segment, file, sizeBytes, dirty: false };
+      this.#tailBytes = sizeBytes;
+    }
+  }
+
+  get lsnLast(): number {
+    return this.#lsnLast;
+  }
+
+  get lsnDurable(): number {
+    return this.#lsnDurable;
+  }
+
+  append(payload: Uint8Array): number {
+    assert(!this.#closed, "append after close");
+    this.#refuseIfFailed();
+    if (payload.length > WAL_RECORD_BYTES_MAX) {
+      throw new TxgridError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `log record of ${payload.length} bytes exceeds WAL_RECORD_BYTES_MAX (${WAL_RECORD_BYTES_MAX})`,
+      );
+    }
+    const lsn = this.#lsnLast + 1;
+    const bytes = frameBytes(payload.length);
+    const tailBytes = this.#tailBytes;
+    const tailHasRecords = tailBytes !== null && tailBytes > WAL_SEGMENT_HEADER_BYTES;
+    const rollover =
+      tailBytes === null || (tailHasRecords && tailBytes + bytes > this.#segmentBytesMax);
+    const pending = this.#pending;
+    const start = pending.offset;
+    if (start + bytes + (rollover ? WAL_SEGMENT_HEADER_BYTES : 0) > pendingBytesMax) {
+      throw new TxgridError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `${start} bytes of log records are pending: flush before appending more`,
+      );
+    }
+    let range = this.#ranges[this.#ranges.length - 1];
+    if (rollover || range === undefined) {
+      range = { lsnFirstNew: rollover ? lsn : null, start, end: start, lsnLast: lsn };
+      this.#ranges.push(range);
+    }
+    if (rollover) encodeSegmentHeader(pending, lsn);
+    encodeFrame(pending, lsn, this.#lsnDurable, payload);
+    assert(pending.offset - start === bytes + (rollover ? WAL_SEGMENT_HEADER_BYTES : 0), "size");
+    range.end = pending.offset;
+    range.lsnLast = lsn;
+    this.#tailBytes = (rollover ? WAL_SEGMENT_HEADER_BYTES : (tailBytes ?? 0)) + bytes;
+    this.#lsnLast = lsn;
+    return lsn;
+  }
+
+  /** Writes everything pending, then fdatasyncs if `sync`. One flush at a time. */
+  async flush(sync: boolean): Promise<void> {
+    assert(!this.#closed, "flush after close");
+    assert(!this.#flushing, "one flush at a time");
+    this.#refuseIfFailed();
+    this.#flushing = true;
+    try {
+      await this.#writePending();
+      if (sync) await this.#syncActive();
+    } catch (error) {
+      this.#failure = error;
+      throw isTxgridError(error, ErrorCode.STORAGE)
+        ? error
+        : new TxgridError(ErrorCode.STORAGE, "wal: flush failed", { cause: error });
+    } finally {
+      this.#flushing = false;
+    }
+    assert(this.#lsnDurable <= this.#lsnWritten, "durable records were written");
+    assert(!sync || this.#lsnDurable === this.#lsnWritten, "a sync flush makes all durable");
+  }
+
+  async #writePending(): Promise<void> {
+    const ranges = this.#ranges;
+    if (ranges.length === 0) return;
+    const writer = this.#pending;
+    this.#pending = this.#spare;
+    this.#pending.reset();
+    this.#spare = writer;
+    this.#ranges = [];
+    const bytes = writer.view();
+    for (const range of ranges) {
+      if (range.lsnFirstNew !== null) await this.#rollover(range.lsnFirstNew);
+      const active = this.#active;
+      assert(active !== null, "a segment to write to");
+      await active.file.write(bytes.subarray(range.start, range.end), active.sizeBytes);
+      active.sizeBytes += range.end - range.start;
+      active.dirty = true;
+      assert(range.lsnLast > this.#lsnWritten, "written lsns grow");
+      this.#lsnWritten = range.lsnLast;
+    }
+  }
+
+  async #syncActive(): Promise<void> {
+    const active = this.#active;
+    if (active === null || !active.dirty) {
+      assert(this.#lsnDurable === this.#lsnWritten, "nothing unsynced outside a dirty segment");
+      return;
+    }
+    const lsnWritten = this.#lsnWritten;
+    await active.file.datasync();
+    active.dirty = false;
+    this.#lsnDurable = lsnWritten;
+  }
+
+  /** Completes the current segment (synced, closed), then creates the next one durably. */
+  async #rollover(lsnFirst: number): Promise<void> {
+    if (this.#active !== null) {
+      await this.#syncActive();
+      this.#active.file.close();
+      this.#active = null;
+    }
+    const last = this.#segments[this.#segments.length - 1];
+    assert(last === undefined || last.lsnFirst < lsnFirst, "segments are created in lsn order");
+    assert(lsnFirst === this.#lsnWritten + 1, "a new segment continues the written log");
+    const segment = { lsnFirst, name: segmentName(lsnFirst) };
+    const file = this.#storage.open(join(this.#dir, segment.name), "create");
+    this.#segments.push(segment);
+    this.#active = { segment, file, sizeBytes: 0, dirty: false };
+    await this.#storage.syncDir(this.#dir);
+  }
+
+  /** Syncs what is pending (unless the log failed) and closes the segment file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    assert(!this.#flushing, "close during a flush");
+    try {
+      if (this.#failure === null) await this.flush(true);
+    } finally {
+      this.#closed = true;
+      this.#active?.file.close();
+      this.#active = null;
+    }
+  }
+
+  /**
+   * Deletes every segment whose records are all <= lsn and durable, oldest first. The newest
+   * segment is always kept: it is the one being written. Deletions need no directory fsync:
+   * a segment that comes back after a crash is older than the snapshot and never read.
+   */
+  removeSegmentsThrough(lsn: number): void {
+    assert(!this.#closed, "remove after close");
+    assert(Number.isSafeInteger(lsn) && lsn >= 0, "lsn");
+    let removeCount = 0;
+    try {
+      for (let index = 0; index + 1 < this.#segments.length; index++) {
+        const next = this.#segments[index + 1] as SegmentEntry;
+        const lsnLastOfSegment = next.lsnFirst - 1;
+        if (lsnLastOfSegment > lsn || lsnLastOfSegment > this.#lsnDurable) break;
+        const segment = this.#segments[index] as SegmentEntry;
+        assert(segment !== this.#active?.segment, "the segment being written is never removed");
+        this.#storage.unlink(join(this.#dir, segment.name));
+        removeCount++;
+      }
+    } finally {
+      this.#segments.splice(0, removeCount);
+    }
+  }
+
+  #refuseIfFailed(): void {
+    if (this.#failure === null) return;
+    throw new TxgridError(ErrorCode.STORAGE, "wal: the log failed earlier; restart to recover", {
+      cause: this.#failure,
+    });
+  }
+}
