@@ -154,16 +154,20 @@ class MemoryFile implements StorageFile {
   }
 
   write(bytes: Uint8Array, position: number): Promise<void> {
-    assert(Number.isSafeInteger(position) && position >= 0, "write position");
     try {
-      this.#check("write");
+      this.writeSync(bytes, position);
     } catch (error) {
       return Promise.reject(error);
     }
+    return Promise.resolve();
+  }
+
+  writeSync(bytes: Uint8Array, position: number): void {
+    assert(Number.isSafeInteger(position) && position >= 0, "write position");
+    this.#check("write");
     const operation: FileOperation = { kind: "write", bytes: bytes.slice(), position };
     applyOperation(this.#node.cached, operation);
     this.#node.unsynced.push(operation);
-    return Promise.resolve();
   }
 
   datasync(): Promise<void> {

@@ -28,6 +28,7 @@ import {
   renameSync,
   unlinkSync,
   write as writeCallback,
+  writeSync,
 } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { assert, ErrorCode, TxgridError } from "../stdx/index.ts";
@@ -84,6 +85,19 @@ class NodeFile implements StorageFile {
       };
       writeFrom(0);
     });
+  }
+
+  writeSync(bytes: Uint8Array, position: number): void {
+    assert(Number.isSafeInteger(position) && position >= 0, "write position");
+    const fd = this.#descriptor();
+    for (let offset = 0; offset < bytes.length; ) {
+      const length = bytes.length - offset;
+      const written = attempt("write", this.path, () =>
+        writeSync(fd, bytes, offset, length, position + offset),
+      );
+      if (written === 0) throw storageError("write", this.path, "wrote 0 bytes");
+      offset += written;
+    }
   }
 
   datasync(): Promise<void> {

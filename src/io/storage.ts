@@ -26,6 +26,12 @@ export interface StorageFile {
   sizeBytes(): number;
   /** Writes all of `bytes` at `position`. The caller must not modify `bytes` until settled. */
   write(bytes: Uint8Array, position: number): Promise<void>;
+  /**
+   * Writes all of `bytes` at `position`, blocking. A write into the page cache costs a few
+   * microseconds, while a hop to the thread pool and back costs 100 µs or more on some
+   * machines (docs/design/wal.md), so the log writes this way.
+   */
+  writeSync(bytes: Uint8Array, position: number): void;
   /** Makes the data and size durable (fdatasync), on the thread pool. */
   datasync(): Promise<void>;
   /** Makes the data and size durable (fdatasync), blocking. For recovery only. */

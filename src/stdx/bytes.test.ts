@@ -69,3 +69,11 @@ test("invalid UTF-8 fails with DECODE", () => {
     (error) => isTxgridError(error, ErrorCode.DECODE),
   );
 });
+
+test("a leading U+FEFF survives the round trip", () => {
+  // Regression: the decoder treated U+FEFF as a byte-order mark and dropped it, so a value
+  // replayed from the log differed from the value logged.
+  const writer = new BytesWriter(16, 1024);
+  writer.string("\uFEFFbob");
+  assert.equal(new BytesReader(writer.copy()).string(), "\uFEFFbob");
+});

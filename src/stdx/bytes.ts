@@ -8,7 +8,9 @@
 import { ErrorCode, TxgridError } from "./errors.ts";
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is data, not a byte-order mark; dropping it would make a replayed
+// value differ from the one logged.
+const textDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class BytesWriter {
   #bytes: Uint8Array;

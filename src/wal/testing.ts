@@ -92,11 +92,18 @@ export class CountingStorage implements Storage {
         this.writeCount++;
         return file.write(bytes, position);
       },
+      writeSync: (bytes, position) => {
+        this.writeCount++;
+        file.writeSync(bytes, position);
+      },
       datasync: () => {
         this.datasyncCount++;
         return file.datasync();
       },
-      datasyncSync: () => file.datasyncSync(),
+      datasyncSync: () => {
+        this.datasyncCount++;
+        file.datasyncSync();
+      },
       truncate: (sizeBytes) => file.truncate(sizeBytes),
       close: () => file.close(),
     };
