@@ -14,6 +14,7 @@ export { formatReport } from "./report.ts";
 export {
   type ServerProcess,
   type ServerProcessOptions,
+  startReferenceProcess,
   startServerProcess,
 } from "./server-process.ts";
 export { HOT_ACCOUNT_COUNT, Workload } from "./workload.ts";

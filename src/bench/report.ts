@@ -15,10 +15,13 @@ function row(label: string, value: string): string {
 export function formatReport(report: BenchReport): string {
   const { options, latency, machine } = report;
   const workload = options.hotPercent > 0 ? `hot ${options.hotPercent}%` : "uniform";
+  const target = options.reference === true ? "REFERENCE bare node:http" : "txgrid bench";
   const lines = [
-    `txgrid bench: ${report.route}, ${options.concurrency} concurrent, ` +
+    `${target}: ${report.route}, ${options.concurrency} concurrent, ` +
       `${integer.format(options.accountCount)} accounts, ${workload}`,
-    `  durability: fsync=${report.durability.fsync}, replication=${report.durability.replication}`,
+    options.reference === true
+      ? "  durability: none (the reference does no work)"
+      : `  durability: fsync=${report.durability.fsync}, replication=${report.durability.replication}`,
     `  machine: ${machine.coreCount} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
       `node ${machine.node}; server ${options.url}`,
     "",
@@ -47,6 +50,11 @@ export function formatReport(report: BenchReport): string {
   }
   for (const sample of report.errorSamples) lines.push(`  error: ${sample}`);
   lines.push("");
+  if (report.options.reference === true) {
+    lines.push("reference run: bare node:http answering every request, no ledger and no log;");
+    lines.push("the money and durability checks do not apply");
+    return lines.join("\n");
+  }
   const { verify } = report;
   if (report.moneyConserved) {
     lines.push(

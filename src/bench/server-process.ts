@@ -1,10 +1,12 @@
-// Starts `txgrid serve` as a real child process on 127.0.0.1 with an ephemeral port, reads
-// its URL from the startup log line, and stops it by pid. Used by `txgrid bench --spawn` and
-// by the real-process tests (SIGKILL, restart).
+// Starts `txgrid serve` (or the bare node:http reference server) as a real child process on
+// 127.0.0.1 with an ephemeral port, reads its URL from the startup log line, and stops it by
+// pid. Used by `txgrid bench --spawn` and `--reference`, and by the real-process tests
+// (SIGKILL, restart).
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const binPath = fileURLToPath(new URL("../../../bin/txgrid.js", import.meta.url));
+const referencePath = fileURLToPath(new URL("./reference-server.js", import.meta.url));
 
 export interface ServerProcess {
   readonly url: string;
@@ -26,6 +28,16 @@ export interface ServerProcessOptions {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const args = [binPath, "serve", "--port", "0", "--data-dir", options.dataDir];
   args.push("--fsync", options.fsync, ...(options.extraArgs ?? []));
+  return spawnUntilUrl(args, options.startTimeoutMs ?? 30_000);
+}
+
+/** Starts the bare node:http reference server (reference-server.ts) as a child process. */
+export function startReferenceProcess(): Promise<ServerProcess> {
+  return spawnUntilUrl([referencePath], 30_000);
+}
+
+/** Spawns `node args...` and waits until it prints a JSON line with its "url". */
+async function spawnUntilUrl(args: readonly string[], timeoutMs: number): Promise<ServerProcess> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   const onChunk = (chunk: Buffer) => {
@@ -38,7 +50,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`server did not start:\n${output}`));
-    }, options.startTimeoutMs ?? 30_000);
+    }, timeoutMs);
     const poll = setInterval(() => {
       const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
       if (match?.[1] !== undefined) {

@@ -11,6 +11,7 @@ import {
   formatReport,
   runBench,
   type ServerProcess,
+  startReferenceProcess,
   startServerProcess,
 } from "../bench/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
@@ -31,6 +32,8 @@ conserved.
       --duration S       stop after S seconds even if -t is not reached (default 600)
       --url URL          server to load (default http://127.0.0.1:9100)
       --spawn            start a fresh server in a temporary directory for the run
+      --reference        run the same load against a bare node:http server that does
+                         no work (Node's HTTP ceiling on this machine, same client)
       --fsync POLICY     with --spawn: always | batch | lazy (default batch)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
@@ -47,6 +50,7 @@ const flags = {
   duration: { type: "string", default: "600" },
   url: { type: "string", default: "http://127.0.0.1:9100" },
   spawn: { type: "boolean", default: false },
+  reference: { type: "boolean", default: false },
   fsync: { type: "string", default: "batch" },
   runs: { type: "string", default: "1" },
   seed: { type: "string", default: "1" },
@@ -66,6 +70,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     durationMs: integerFlag(values, "duration", 1, 86_400) * 1000,
     seed: integerFlag(values, "seed", 0, 2 ** 31 - 1),
     requestTimeoutMs: 30_000,
+    reference: values.reference === true,
   };
   const fsync = choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const);
   const runCount = integerFlag(values, "runs", 1, 100);
@@ -84,14 +89,19 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
       `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`,
     );
   }
-  const failed = reports.some((report) => !report.moneyConserved || report.errorCount > 0);
+  const failed = reports.some(
+    (report) =>
+      report.errorCount > 0 || (!report.moneyConserved && report.options.reference !== true),
+  );
   return failed ? 1 : 0;
 }
 
 async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: number) {
   let server: ServerProcess | null = null;
   let dataDir: string | null = null;
-  if (spawnFsync !== null) {
+  if (base.reference === true) {
+    server = await startReferenceProcess();
+  } else if (spawnFsync !== null) {
     dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-"));
     server = await startServerProcess({ dataDir, fsync: spawnFsync });
   }

@@ -64,6 +64,17 @@ for (const mode of [["-i"], [], ["--api", "v1"]]) {
   });
 }
 
+test("bench --reference measures bare node:http with the same client", {
+  timeout: 60_000,
+}, async () => {
+  const result = await txgrid(["bench", "--reference", "-i", "-t", "500", "-c", "4"]);
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /^REFERENCE bare node:http: POST \/transactions\/immediately/);
+  assert.match(result.stdout, /count +500/);
+  assert.match(result.stdout, /the money and durability checks do not apply/);
+  assert.doesNotMatch(result.stdout, /money conserved/);
+});
+
 test("verify checks a running server and a stopped data directory", {
   timeout: 60_000,
 }, async () => {
