@@ -1,31 +1,47 @@
-// `txgrid bench`: TiMPE's user-to-user load against a running txgrid over REST, in a closed
-// loop of `concurrency` keep-alive connections, each with one request in flight.
+// `txgrid bench`: TiMPE's user-to-user load against txgrid, over REST, the binary protocol,
+// or an engine embedded in this process (drivers.ts).
 //
-//   setup    create `accountCount` accounts (POST /v1/accounts/batch; not timed)
-//   load     `transferCount` transfers, or until `durationMs` passes, whichever is first:
-//            -i   POST /transactions/immediately (both phases in one request)
-//            else POST /transactions (phase 1), then one POST /transactions/process (timed
-//                 on its own)
-//            --api v1: POST /v1/transfers with a client id (exactly-once)
-//   verify   GET /v1/verify before and after: every invariant holds and the sum of balances
-//            equals the sum of initial balances; the server recorded exactly as many
-//            transfers as were acknowledged.
+//   setup    create `accountCount` accounts (not timed)
+//   load     `transferCount` transfers in requests of `batchSize`, or until `durationMs`
+//            passes, whichever is first:
+//            closed loop (rate 0): `concurrency` senders, each with one request in flight
+//            open loop (rate R): a request every batchSize/R seconds whether or not the
+//                 earlier ones were answered, at most `concurrency` in flight; latency is
+//                 measured from the time a request was due, so a stalled server shows as
+//                 latency instead of hiding it (no coordinated omission)
+//   finish   TiMPE phase 1 only: one POST /transactions/process, timed on its own
+//   verify   totals before and after: every invariant holds and the sum of balances equals
+//            the sum of initial balances; the server recorded exactly as many transfers as
+//            were acknowledged.
 //
 // Every figure is reported with the server's durability setting (read from GET /v1/status)
 // and the machine, because a number without them means nothing.
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
-import { REQUEST_TRANSFERS_MAX } from "../constants.ts";
-import { HttpConnection } from "./http-connection.ts";
+import {
+  type BenchApi,
+  type BenchProtocol,
+  type BenchTransfer,
+  type Driver,
+  type Durability,
+  openDriver,
+  type ServerTotals,
+} from "./drivers.ts";
 import { LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { Workload } from "./workload.ts";
 
-export type BenchApi = "timpe" | "v1";
-
 export interface BenchOptions {
+  readonly protocol: BenchProtocol;
   readonly url: string;
+  /** tcp: the server's binary-protocol address (txgrid://host:port). */
+  readonly tcpUrl: string;
+  /** embedded: the fsync policy of the engine opened in this process. */
+  readonly fsync: string;
   readonly transferCount: number;
   readonly concurrency: number;
+  readonly batchSize: number;
+  /** Transfers per second in open-loop mode; 0 = closed loop. */
+  readonly ratePerSecond: number;
   readonly immediate: boolean;
   readonly api: BenchApi;
   readonly accountCount: number;
@@ -46,30 +62,27 @@ export interface Machine {
   readonly platform: string;
 }
 
-interface ServerTotals {
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-  readonly balanceSum: string;
-  readonly initialSum: string;
-  readonly transferCount: number;
-  readonly accountCount: number;
-}
-
 export interface BenchReport {
   readonly options: Omit<BenchOptions, "onProgress">;
   readonly route: string;
-  readonly durability: { readonly fsync: string; readonly replication: string };
+  readonly durability: Durability;
   readonly machine: Machine;
   readonly startedAt: string;
+  /** Transfers acknowledged as applied (or as duplicates). */
   readonly okCount: number;
+  /** Transfers the ledger declined (insufficient funds): answered, nothing applied. */
   readonly refusedCount: number;
+  /** Transfers without an answer: outcome unknown. */
   readonly errorCount: number;
   readonly errorSamples: readonly string[];
+  readonly requestCount: number;
   readonly elapsedMs: number;
+  /** Answered transfers per second. */
   readonly transfersPerSecond: number;
+  /** Latency of a request (of batchSize transfers). */
   readonly latency: LatencySummary;
   readonly percentileCurve: readonly { percentile: number; latencyUs: number }[];
-  /** Completed requests in each second of the load phase. */
+  /** Transfers answered in each second of the load phase. */
   readonly completedPerSecond: readonly number[];
   readonly process: { readonly durationMs: number; readonly failedCount: number } | null;
   readonly verify: ServerTotals;
@@ -88,194 +101,195 @@ export function describeMachine(): Machine {
   };
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  const json = (await response.json()) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${JSON.stringify(json)}`);
-  return (json.data ?? json) as Record<string, unknown>;
-}
-
-async function postJson(url: string, body: unknown, timeoutMs: number) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-}
-
-async function readTotals(baseUrl: string, timeoutMs: number): Promise<ServerTotals> {
-  const data = await getJson(`${baseUrl}/v1/verify`, timeoutMs);
-  return {
-    ok: data.ok === true,
-    problems: (data.problems as string[] | undefined) ?? [],
-    balanceSum: String(data.balanceSum),
-    initialSum: String(data.initialSum),
-    transferCount: Number(data.transferCount),
-    accountCount: Number(data.accountCount),
-  };
-}
-
-const accountBalanceInitial = "10000000";
-
-async function createAccounts(baseUrl: string, ids: readonly string[], timeoutMs: number) {
-  for (let start = 0; start < ids.length; start += REQUEST_TRANSFERS_MAX) {
-    const accounts = ids
-      .slice(start, start + REQUEST_TRANSFERS_MAX)
-      .map((id) => ({ id, balance: accountBalanceInitial }));
-    const { status, json } = await postJson(
-      `${baseUrl}/v1/accounts/batch`,
-      { accounts },
-      timeoutMs,
-    );
-    if (status !== 200) {
-      throw new Error(`creating accounts failed: ${status} ${JSON.stringify(json).slice(0, 500)}`);
-    }
-  }
-}
-
-interface LoadRoute {
-  readonly path: string;
-  readonly describe: string;
-  body(debit: string, credit: string, amount: number, sequence: number): string;
-  /** 0 acknowledged, 1 refused by the ledger (also acknowledged), 2 error. */
-  classify(status: number): 0 | 1 | 2;
-}
-
-function loadRoute(options: BenchOptions, runTag: string): LoadRoute {
-  if (options.api === "v1") {
-    return {
-      path: "/v1/transfers",
-      describe: "POST /v1/transfers",
-      body: (debit, credit, amount, sequence) =>
-        `{"id":"bt-${runTag}-${sequence}","debitAccountId":"${debit}",` +
-        `"creditAccountId":"${credit}","amount":"${amount}"}`,
-      classify: (status) => (status === 201 || status === 200 ? 0 : status === 422 ? 1 : 2),
-    };
-  }
-  const path = options.immediate ? "/transactions/immediately" : "/transactions";
-  return {
-    path,
-    describe: `POST ${path}`,
-    body: (debit, credit, amount) =>
-      `{"sender":"${debit}","recipient":"${credit}","amount":${amount}}`,
-    classify: (status) => (status === 200 ? 0 : status === 400 ? 1 : 2),
-  };
-}
-
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
-  const baseUrl = options.url.replace(/\/+$/, "");
-  const timeoutMs = options.requestTimeoutMs;
-  const status = await getJson(`${baseUrl}/v1/status`, timeoutMs);
-  const durability = {
-    fsync: String(status.fsyncPolicy ?? "unknown"),
-    replication: String(status.replication ?? "none"),
-  };
   const runTag = `${Date.now().toString(36)}${options.seed.toString(36)}`;
   const accountIds = Array.from({ length: options.accountCount }, (_, i) => `ba-${runTag}-${i}`);
-  await createAccounts(baseUrl, accountIds, Math.max(timeoutMs, 60_000));
-  const before = await readTotals(baseUrl, timeoutMs);
-  const route = loadRoute(options, runTag);
-  const load = await runLoad(options, baseUrl, accountIds, route);
-  let process: BenchReport["process"] = null;
-  if (options.api === "timpe" && !options.immediate) {
-    const startedMs = performance.now();
-    const { json } = await postJson(`${baseUrl}/transactions/process`, {}, 600_000);
-    const failed = (json.failed_transactions as unknown[] | undefined) ?? [];
-    process = { durationMs: performance.now() - startedMs, failedCount: failed.length };
+  const driver = await openDriver(
+    {
+      protocol: options.protocol,
+      api: options.api,
+      immediate: options.immediate,
+      url: options.url,
+      tcpUrl: options.tcpUrl,
+      fsync: options.fsync,
+      slotCount: options.concurrency,
+      batchSize: options.batchSize,
+      requestTimeoutMs: options.requestTimeoutMs,
+      reference: options.reference === true,
+    },
+    accountIds,
+  );
+  try {
+    const before = await driver.totals();
+    const load = await runLoad(options, driver, accountIds, runTag);
+    const process = await driver.finish();
+    const after = await driver.totals();
+    return {
+      options: { ...options, onProgress: undefined } as Omit<BenchOptions, "onProgress">,
+      route: driver.route,
+      durability: driver.durability,
+      machine: describeMachine(),
+      startedAt: new Date(Date.now() - load.elapsedMs).toISOString(),
+      ...load,
+      process,
+      verify: after,
+      recordedTransferCount: after.transferCount - before.transferCount,
+      moneyConserved:
+        options.reference !== true &&
+        after.ok &&
+        after.balanceSum === after.initialSum &&
+        before.balanceSum === before.initialSum,
+    };
+  } finally {
+    await driver.close();
   }
-  const after = await readTotals(baseUrl, timeoutMs);
-  const recordedTransferCount = after.transferCount - before.transferCount;
-  return {
-    options: { ...options, onProgress: undefined } as Omit<BenchOptions, "onProgress">,
-    route: route.describe,
-    durability,
-    machine: describeMachine(),
-    startedAt: new Date(Date.now() - load.elapsedMs).toISOString(),
-    ...load,
-    process,
-    verify: after,
-    recordedTransferCount,
-    moneyConserved:
-      options.reference !== true &&
-      after.ok &&
-      after.balanceSum === after.initialSum &&
-      before.balanceSum === before.initialSum,
-  };
+}
+
+/** The transfers of the next request; shared by all senders, so ids never repeat. */
+class TransferSource {
+  readonly #workload: Workload;
+  readonly #accountIds: readonly string[];
+  readonly #runTag: string;
+  readonly #total: number;
+  issuedCount = 0;
+
+  constructor(options: BenchOptions, accountIds: readonly string[], runTag: string) {
+    this.#workload = new Workload(options.seed, accountIds.length, options.hotPercent);
+    this.#accountIds = accountIds;
+    this.#runTag = runTag;
+    this.#total = options.transferCount;
+  }
+
+  get exhausted(): boolean {
+    return this.issuedCount >= this.#total;
+  }
+
+  take(countMax: number): BenchTransfer[] {
+    const count = Math.min(countMax, this.#total - this.issuedCount);
+    const transfers: BenchTransfer[] = new Array(count);
+    for (let index = 0; index < count; index++) {
+      const choice = this.#workload.next();
+      transfers[index] = {
+        id: `bt-${this.#runTag}-${this.issuedCount++}`,
+        debitId: this.#accountIds[choice.debitIndex] as string,
+        creditId: this.#accountIds[choice.creditIndex] as string,
+        amount: choice.amount,
+      };
+    }
+    return transfers;
+  }
+}
+
+interface LoadTally {
+  okCount: number;
+  refusedCount: number;
+  errorCount: number;
+  requestCount: number;
+  readonly errorSamples: string[];
+  readonly completedPerSecond: number[];
 }
 
 async function runLoad(
   options: BenchOptions,
-  baseUrl: string,
+  driver: Driver,
   accountIds: readonly string[],
-  route: LoadRoute,
+  runTag: string,
 ) {
-  const url = new URL(baseUrl);
-  const connections = await Promise.all(
-    Array.from({ length: options.concurrency }, () =>
-      HttpConnection.open(url, options.requestTimeoutMs),
-    ),
-  );
-  const workload = new Workload(options.seed, accountIds.length, options.hotPercent);
+  const source = new TransferSource(options, accountIds, runTag);
   const latency = new LatencyRecorder();
-  const completedPerSecond: number[] = [];
-  const errorSamples: string[] = [];
-  const counts = [0, 0, 0];
-  let issuedCount = 0;
-  let doneCount = 0;
+  const tally: LoadTally = {
+    okCount: 0,
+    refusedCount: 0,
+    errorCount: 0,
+    requestCount: 0,
+    errorSamples: [],
+    completedPerSecond: [],
+  };
   const startedMs = performance.now();
   const deadlineMs = startedMs + options.durationMs;
-  const progressTimer = setInterval(
-    () => options.onProgress?.(doneCount, options.transferCount),
-    250,
-  );
-  const worker = async (connection: HttpConnection) => {
-    while (issuedCount < options.transferCount && performance.now() < deadlineMs) {
-      const sequence = issuedCount++;
-      const choice = workload.next();
-      const body = route.body(
-        accountIds[choice.debitIndex] as string,
-        accountIds[choice.creditIndex] as string,
-        choice.amount,
-        sequence,
-      );
-      const sentMs = performance.now();
-      try {
-        const answer = await connection.request("POST", route.path, body);
-        const doneMs = performance.now();
-        latency.record((doneMs - sentMs) * 1000);
-        const outcome = route.classify(answer.status);
-        counts[outcome] = (counts[outcome] as number) + 1;
-        if (outcome === 2 && errorSamples.length < 5) {
-          errorSamples.push(`${answer.status} ${answer.body.slice(0, 200)}`);
-        }
-        const second = Math.floor((doneMs - startedMs) / 1000);
-        completedPerSecond[second] = (completedPerSecond[second] ?? 0) + 1;
-      } catch (error) {
-        counts[2] = (counts[2] as number) + 1;
-        if (errorSamples.length < 5) errorSamples.push(String(error));
-        return; // the connection is closed: this worker stops
-      } finally {
-        doneCount++;
-      }
+  const done = () => tally.okCount + tally.refusedCount + tally.errorCount;
+  const progressTimer = setInterval(() => options.onProgress?.(done(), options.transferCount), 250);
+  const sendOne = async (slot: number, transfers: BenchTransfer[], dueMs: number) => {
+    const result = await driver.send(slot, transfers);
+    const answeredMs = performance.now();
+    latency.record((answeredMs - dueMs) * 1000);
+    tally.requestCount++;
+    tally.okCount += result.okCount;
+    tally.refusedCount += result.refusedCount;
+    tally.errorCount += result.errorCount;
+    if (result.errorSample !== null && tally.errorSamples.length < 5) {
+      tally.errorSamples.push(result.errorSample);
     }
+    const second = Math.floor((answeredMs - startedMs) / 1000);
+    tally.completedPerSecond[second] =
+      (tally.completedPerSecond[second] ?? 0) + result.okCount + result.refusedCount;
   };
-  await Promise.all(connections.map(worker));
+  try {
+    if (options.ratePerSecond > 0) await openLoop(options, source, sendOne, deadlineMs);
+    else await closedLoop(options, source, sendOne, deadlineMs);
+  } finally {
+    clearInterval(progressTimer);
+  }
   const elapsedMs = performance.now() - startedMs;
-  clearInterval(progressTimer);
-  options.onProgress?.(doneCount, options.transferCount);
-  for (const connection of connections) connection.close();
-  const answeredCount = (counts[0] as number) + (counts[1] as number);
+  options.onProgress?.(done(), options.transferCount);
   return {
-    okCount: counts[0] as number,
-    refusedCount: counts[1] as number,
-    errorCount: counts[2] as number,
-    errorSamples,
+    okCount: tally.okCount,
+    refusedCount: tally.refusedCount,
+    errorCount: tally.errorCount,
+    errorSamples: tally.errorSamples,
+    requestCount: tally.requestCount,
     elapsedMs,
-    transfersPerSecond: (answeredCount / elapsedMs) * 1000,
+    transfersPerSecond: ((tally.okCount + tally.refusedCount) / elapsedMs) * 1000,
     latency: latency.summary(),
     percentileCurve: latency.percentileCurve(),
-    completedPerSecond: Array.from(completedPerSecond, (count) => count ?? 0),
+    completedPerSecond: Array.from(tally.completedPerSecond, (count) => count ?? 0),
   };
+}
+
+type SendOne = (slot: number, transfers: BenchTransfer[], dueMs: number) => Promise<void>;
+
+/** `concurrency` senders, each sending its next request when the previous one is answered. */
+async function closedLoop(
+  options: BenchOptions,
+  source: TransferSource,
+  sendOne: SendOne,
+  deadlineMs: number,
+) {
+  const sender = async (slot: number) => {
+    while (!source.exhausted && performance.now() < deadlineMs) {
+      await sendOne(slot, source.take(options.batchSize), performance.now());
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, (_, slot) => sender(slot)));
+}
+
+/**
+ * Requests due at a fixed pace; a request waits for a free slot (at most `concurrency` in
+ * flight), and its latency counts from when it was due.
+ */
+async function openLoop(
+  options: BenchOptions,
+  source: TransferSource,
+  sendOne: SendOne,
+  deadlineMs: number,
+) {
+  const intervalMs = (options.batchSize / options.ratePerSecond) * 1000;
+  const freeSlots = Array.from({ length: options.concurrency }, (_, slot) => slot);
+  const inFlight = new Set<Promise<void>>();
+  let dueMs = performance.now();
+  while (!source.exhausted && performance.now() < deadlineMs) {
+    const waitMs = dueMs - performance.now();
+    if (waitMs >= 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    if (freeSlots.length === 0) await Promise.race(inFlight);
+    const slot = freeSlots.pop() as number;
+    const request: Promise<void> = sendOne(slot, source.take(options.batchSize), dueMs).finally(
+      () => {
+        inFlight.delete(request);
+        freeSlots.push(slot);
+      },
+    );
+    inFlight.add(request);
+    dueMs += intervalMs;
+  }
+  await Promise.all(inFlight);
 }

@@ -1,13 +1,13 @@
 // bench: the load generator behind `txgrid bench` (REST today), its workload, latency
 // statistics and report, and the helper that starts a real server process for it and tests.
 export {
-  type BenchApi,
   type BenchOptions,
   type BenchReport,
   describeMachine,
   type Machine,
   runBench,
 } from "./bench.ts";
+export { type BenchApi, type BenchProtocol, type Driver, openDriver } from "./drivers.ts";
 export { HttpConnection } from "./http-connection.ts";
 export { LatencyRecorder, type LatencySummary } from "./latency.ts";
 export { formatReport } from "./report.ts";

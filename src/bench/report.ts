@@ -15,22 +15,33 @@ function row(label: string, value: string): string {
 export function formatReport(report: BenchReport): string {
   const { options, latency, machine } = report;
   const workload = options.hotPercent > 0 ? `hot ${options.hotPercent}%` : "uniform";
+  const pace =
+    options.ratePerSecond > 0
+      ? `open loop at ${integer.format(options.ratePerSecond)} transfers/s (≤ ${options.concurrency} in flight)`
+      : `${options.concurrency} concurrent`;
+  const batch = options.batchSize > 1 ? `, ${options.batchSize} transfers per request` : "";
   const target = options.reference === true ? "REFERENCE bare node:http" : "txgrid bench";
   const lines = [
-    `${target}: ${report.route}, ${options.concurrency} concurrent, ` +
+    `${target}: ${report.route}, ${pace}${batch}, ` +
       `${integer.format(options.accountCount)} accounts, ${workload}`,
     options.reference === true
       ? "  durability: none (the reference does no work)"
       : `  durability: fsync=${report.durability.fsync}, replication=${report.durability.replication}`,
     `  machine: ${machine.coreCount} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
-      `node ${machine.node}; server ${options.url}`,
+      `node ${machine.node}` +
+      (options.protocol === "embedded"
+        ? "; engine in this process"
+        : `; server ${options.protocol === "tcp" ? options.tcpUrl : options.url}`),
     "",
-    row("count", integer.format(latency.count)),
+    row("count", integer.format(report.okCount + report.refusedCount + report.errorCount)),
     row("  acknowledged", integer.format(report.okCount)),
     row("  refused (ledger)", integer.format(report.refusedCount)),
     row("  errors", integer.format(report.errorCount)),
     row("elapsed", `${oneDecimal.format(report.elapsedMs / 1000)} s`),
     row("tx/s", integer.format(report.transfersPerSecond)),
+    ...(options.batchSize > 1
+      ? [row("requests", `${integer.format(report.requestCount)} (latency below is per request)`)]
+      : []),
     row("mean µs", oneDecimal.format(latency.meanUs)),
     row("median µs", integer.format(latency.p50Us)),
     row("p68.27 µs", integer.format(latency.p68Us)),

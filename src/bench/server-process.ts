@@ -10,6 +10,8 @@ const referencePath = fileURLToPath(new URL("./reference-server.js", import.meta
 
 export interface ServerProcess {
   readonly url: string;
+  /** The binary protocol's address (txgrid://host:port), when the server printed one. */
+  readonly tcpUrl: string | null;
   readonly pid: number;
   readonly child: ChildProcess;
   /** Everything the server printed so far. */
@@ -65,8 +67,10 @@ async function spawnUntilUrl(args: readonly string[], timeoutMs: number): Promis
       reject(new Error(`server exited with ${code}:\n${output}`));
     });
   });
+  const tcpUrl = /"tcpUrl":"(txgrid:\/\/[^"]+)"/.exec(output)?.[1] ?? null;
   return {
     url,
+    tcpUrl,
     pid: child.pid ?? -1,
     child,
     output: () => output,

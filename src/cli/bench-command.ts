@@ -14,16 +14,23 @@ import {
   startReferenceProcess,
   startServerProcess,
 } from "../bench/index.ts";
+import { REQUEST_TRANSFERS_MAX } from "../constants.ts";
+import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 
 export const benchUsage = `usage: txgrid bench [options]
 
-TiMPE's user-to-user load over REST, closed loop. Prints count, tx/s, mean, median,
-p68.27/p95.45/p99.73, p99.9 and max latency in microseconds, then checks that money is
-conserved.
+TiMPE's user-to-user load: transfers between two random accounts, amount 1..100. Prints
+count, tx/s, mean, median, p68.27/p95.45/p99.73, p99.9 and max latency in microseconds, then
+checks that money is conserved.
 
+      --protocol P       http (default) | tcp (binary protocol, TypeScript client) |
+                         embedded (the engine in this process, no network)
   -t, --transactions N   transfers to send (default 200000)
-  -c, --concurrency N    concurrent keep-alive connections (default 64)
+  -c, --concurrency N    requests in flight (default 64); http: one connection each
+  -b, --batch N          transfers per request (default 1; http needs --api v1 for > 1)
+      --rate R           open loop: R transfers/s whatever the answers (default 0:
+                         closed loop); latency counts from when a request was due
   -i, --immediate        both phases per request (POST /transactions/immediately);
                          without it, phase 1 per request and one /transactions/process
       --api timpe|v1     TiMPE routes (default) or POST /v1/transfers with client ids
@@ -31,16 +38,21 @@ conserved.
       --hot P            P% of transfers touch the 10 hot accounts (default 0: uniform)
       --duration S       stop after S seconds even if -t is not reached (default 600)
       --url URL          server to load (default http://127.0.0.1:9100)
+      --tcp-url URL      tcp: its binary address (default txgrid://127.0.0.1:9101)
       --spawn            start a fresh server in a temporary directory for the run
       --reference        run the same load against a bare node:http server that does
                          no work (Node's HTTP ceiling on this machine, same client)
-      --fsync POLICY     with --spawn: always | batch | lazy (default batch)
+      --fsync POLICY     with --spawn or embedded: always | batch | lazy (default batch)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
       --json FILE        also write the results as JSON
 `;
 
 const flags = {
+  protocol: { type: "string", default: "http" },
+  batch: { type: "string", short: "b", default: "1" },
+  rate: { type: "string", default: "0" },
+  "tcp-url": { type: "string", default: "txgrid://127.0.0.1:9101" },
   transactions: { type: "string", short: "t", default: "200000" },
   concurrency: { type: "string", short: "c", default: "64" },
   immediate: { type: "boolean", short: "i", default: false },
@@ -59,8 +71,14 @@ const flags = {
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
   const values = parseFlags(argv, flags);
+  const fsync = choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const);
   const options: BenchOptions = {
+    protocol: choiceFlag(values, "protocol", ["http", "tcp", "embedded"] as const),
     url: stringFlag(values, "url") ?? "http://127.0.0.1:9100",
+    tcpUrl: stringFlag(values, "tcp-url") ?? "txgrid://127.0.0.1:9101",
+    fsync,
+    batchSize: integerFlag(values, "batch", 1, REQUEST_TRANSFERS_MAX),
+    ratePerSecond: integerFlag(values, "rate", 0, 100_000_000),
     transferCount: integerFlag(values, "transactions", 1, 100_000_000),
     concurrency: integerFlag(values, "concurrency", 1, 4096),
     immediate: values.immediate === true,
@@ -72,7 +90,9 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     requestTimeoutMs: 30_000,
     reference: values.reference === true,
   };
-  const fsync = choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const);
+  if (options.batchSize > 1 && options.protocol === "http" && options.api !== "v1") {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
+  }
   const runCount = integerFlag(values, "runs", 1, 100);
   const reports: BenchReport[] = [];
   for (let run = 0; run < runCount; run++) {
@@ -99,7 +119,9 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
 async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: number) {
   let server: ServerProcess | null = null;
   let dataDir: string | null = null;
-  if (base.reference === true) {
+  if (base.protocol === "embedded") {
+    // Nothing to start: the driver opens the engine in this process.
+  } else if (base.reference === true) {
     server = await startReferenceProcess();
   } else if (spawnFsync !== null) {
     dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-"));
@@ -117,6 +139,7 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
     return await runBench({
       ...base,
       url: server?.url ?? base.url,
+      tcpUrl: server?.tcpUrl ?? base.tcpUrl,
       seed: base.seed + run,
       onProgress: (doneCount) => bar.update(doneCount),
     });

@@ -3,7 +3,7 @@
 // Errors are printed as one readable line with their stable code, never as a stack trace,
 // unless they are bugs (AssertionFailure), which crash loudly.
 import { readFileSync } from "node:fs";
-import { runServer, verifyDataDir } from "../server/index.ts";
+import { runServer, TCP_PORT_DEFAULT, verifyDataDir } from "../server/index.ts";
 import { ErrorCode, isTxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 import { benchCommand, benchUsage } from "./bench-command.ts";
@@ -11,7 +11,7 @@ import { benchCommand, benchUsage } from "./bench-command.ts";
 const usage = `usage: txgrid <command> [options]
 
 commands:
-  serve     run a single node (data under ./data, listening on 127.0.0.1:9100)
+  serve     run a single node (data under ./data; HTTP on 127.0.0.1:9100, binary on 9101)
   bench     load a server with TiMPE's user-to-user transfers and report latency
   verify    check the invariants of a running server (--url) or a data directory (--data-dir)
   help      show this text, or \`txgrid help <command>\`
@@ -23,6 +23,8 @@ const serveUsage = `usage: txgrid serve [options]
 
   --host HOST        address to listen on (default 127.0.0.1)
   --port PORT        port (default 9100; 0 picks a free one)
+  --tcp-port PORT    port of the binary protocol, for connect() clients (default 9101;
+                     0 picks a free one; with --port 0 the default is 0 too)
   --data-dir DIR     data directory: log, snapshots (default ./data)
   --fsync POLICY     always | batch | lazy (default batch)
                      always, batch: answer only after fdatasync (batch groups more eagerly)
@@ -85,12 +87,21 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
   const values = parseFlags(argv, {
     host: { type: "string", default: "127.0.0.1" },
     port: { type: "string", default: "9100" },
+    "tcp-port": { type: "string" },
     "data-dir": { type: "string", default: "./data" },
     fsync: { type: "string", default: "batch" },
   });
+  const port = integerFlag(values, "port", 0, 65_535);
+  // A server on a free HTTP port (tests, `bench --spawn`) takes a free TCP port as well, so
+  // that several can run side by side without naming both ports.
+  const tcpPortDefault = port === 0 ? 0 : TCP_PORT_DEFAULT;
   await runServer({
     host: stringFlag(values, "host") ?? "127.0.0.1",
-    port: integerFlag(values, "port", 0, 65_535),
+    port,
+    tcpPort:
+      values["tcp-port"] === undefined
+        ? tcpPortDefault
+        : integerFlag(values, "tcp-port", 0, 65_535),
     dataDir: stringFlag(values, "data-dir") ?? "./data",
     fsyncPolicy: choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const),
     handleSignals: true,

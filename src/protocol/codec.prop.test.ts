@@ -324,7 +324,9 @@ test("mutated bodies with a valid checksum decode canonically or fail with DECOD
       decodedCount++;
       assert.deepEqual(encodeFrame(frame.requestId, decoded), mutated);
     }),
-    { seed, numRuns: 3000 },
+    // 6000 runs: about one mutated body in ten still decodes, so the floor of 300 below holds
+    // with margin for every seed (at 3000 runs some seeds decoded only 259).
+    { seed, numRuns: 6000 },
   );
   // Many edits hit an amount or a character and still decode: the canonical check has teeth.
   assert.ok(decodedCount > 300, `only ${decodedCount} mutated bodies decoded`);

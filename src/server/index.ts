@@ -1,4 +1,5 @@
-// server: the composition root of a single node (data directory, shard, HTTP face).
+// server: the composition root of a single node (data directory, shard, HTTP face, binary
+// TCP face).
 export { lockDataDir } from "./data-dir-lock.ts";
 export {
   type DataDirReport,
@@ -8,3 +9,5 @@ export {
   type ServerOptions,
   verifyDataDir,
 } from "./server.ts";
+export { TCP_CLOSE_TIMEOUT_MS, TCP_CONNECTIONS_MAX, TCP_PORT_DEFAULT } from "./tcp-limits.ts";
+export { TcpServer, type TcpServerOptions, type TcpServerStats, tcpUrl } from "./tcp-server.ts";

@@ -1,5 +1,6 @@
-// The single-node server: a data directory, one shard, and the HTTP face. This is a
-// composition root: the only layer that picks the real storage, clock and network.
+// The single-node server: a data directory, one shard, the HTTP face and the binary TCP face
+// (docs/protocol.md). This is a composition root: the only layer that picks the real storage,
+// clock and network.
 // It prints the durability setting at start, logs one line per state change (never per
 // request), and on SIGINT/SIGTERM stops accepting work, answers what is queued, syncs the log
 // and exits. A storage failure stops the process (exit 1) so that a restart recovers from
@@ -9,6 +10,7 @@ import { pino } from "pino";
 import { buildHttpApp } from "../api/http/index.ts";
 import { Shard, type ShardEvent } from "../shard/index.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
+import { TcpServer } from "./tcp-server.ts";
 
 export type FsyncPolicy = "always" | "batch" | "lazy";
 
@@ -17,12 +19,17 @@ export interface ServerOptions {
   readonly port: number;
   readonly dataDir: string;
   readonly fsyncPolicy: FsyncPolicy;
+  /** Port of the binary protocol (0 picks a free one); absent or null: no TCP face. */
+  readonly tcpPort?: number | null;
   /** Install SIGINT/SIGTERM handlers (the CLI does; tests that embed a server do not). */
   readonly handleSignals?: boolean;
 }
 
 export interface RunningServer {
   readonly url: string;
+  /** `txgrid://host:port` of the binary protocol, or null without a TCP face. */
+  readonly tcpUrl: string | null;
+  readonly tcp: TcpServer | null;
   readonly shard: Shard;
   close(): Promise<void>;
 }
@@ -57,9 +64,14 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
     throw error;
   }
   const app = buildHttpApp(shard, { logger: false });
+  let tcp: TcpServer | null = null;
   try {
     await app.listen({ host: options.host, port: options.port });
+    if (options.tcpPort !== undefined && options.tcpPort !== null) {
+      tcp = await TcpServer.listen({ shard, host: options.host, port: options.tcpPort });
+    }
   } catch (error) {
+    await app.close();
     await shard.close();
     lock.release();
     throw error;
@@ -67,14 +79,23 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : options.port;
   const url = `http://${options.host}:${port}`;
+  const tcpUrl = tcp?.url ?? null;
+  const faces = tcpUrl === null ? url : `${url} and ${tcpUrl}`;
   logger.info(
-    { url, dataDir, fsync: options.fsyncPolicy, replication: "none", lsn: shard.engine.lsn },
-    `txgrid listening on ${url} (fsync=${options.fsyncPolicy}, replication=none, data=${dataDir})`,
+    {
+      url,
+      tcpUrl,
+      dataDir,
+      fsync: options.fsyncPolicy,
+      replication: "none",
+      lsn: shard.engine.lsn,
+    },
+    `txgrid listening on ${faces} (fsync=${options.fsyncPolicy}, replication=none, data=${dataDir})`,
   );
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
-      await app.close();
+      await Promise.all([app.close(), tcp?.close()]);
       await shard.close();
       lock.release();
       logger.info({ lsn: shard.engine.lsn }, "txgrid stopped");
@@ -89,7 +110,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
       });
     }
   }
-  return { url, shard, close };
+  return { url, tcpUrl, tcp, shard, close };
 }
 
 export interface DataDirReport {

@@ -26,6 +26,10 @@ export const ErrorCode = {
   TIMEOUT: "TXG_ERR_TIMEOUT",
   /** The data directory is used by another process. */
   LOCKED: "TXG_ERR_LOCKED",
+  /** No server could be reached (nothing listening, connection refused). */
+  UNAVAILABLE: "TXG_ERR_UNAVAILABLE",
+  /** The connection broke while a request that cannot be resent safely was in flight. */
+  CONNECTION_LOST: "TXG_ERR_CONNECTION_LOST",
   /** An unexpected failure inside txgrid (a bug); the request may or may not have applied. */
   INTERNAL: "TXG_ERR_INTERNAL",
 } as const;

@@ -40,14 +40,24 @@ const statistics = [
   /max µs/,
 ];
 
-for (const mode of [["-i"], [], ["--api", "v1"]]) {
+const modes = [
+  ["-i"],
+  [],
+  ["--api", "v1"],
+  ["--api", "v1", "-b", "50"],
+  ["--protocol", "tcp"],
+  ["--protocol", "tcp", "-b", "100", "--rate", "20000"],
+  ["--protocol", "embedded", "-b", "10"],
+];
+for (const mode of modes) {
   test(`bench --spawn ${mode.join(" ") || "(phase 1 + process)"} reports and conserves money`, {
     timeout: 120_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "txgrid-cli-"));
     try {
       const jsonPath = join(dir, "result.json");
-      const args = ["bench", "--spawn", "-t", "3000", "-c", "8", "--accounts", "300"];
+      const spawn = mode.includes("embedded") ? [] : ["--spawn"];
+      const args = ["bench", ...spawn, "-t", "3000", "-c", "8", "--accounts", "300"];
       const result = await txgrid([...args, ...mode, "--hot", "50", "--json", jsonPath]);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       for (const pattern of statistics) assert.match(result.stdout, pattern);
@@ -69,7 +79,7 @@ test("bench --reference measures bare node:http with the same client", {
 }, async () => {
   const result = await txgrid(["bench", "--reference", "-i", "-t", "500", "-c", "4"]);
   assert.equal(result.code, 0, result.stdout + result.stderr);
-  assert.match(result.stdout, /^REFERENCE bare node:http: POST \/transactions\/immediately/);
+  assert.match(result.stdout, /^REFERENCE bare node:http: http POST \/transactions\/immediately/);
   assert.match(result.stdout, /count +500/);
   assert.match(result.stdout, /the money and durability checks do not apply/);
   assert.doesNotMatch(result.stdout, /money conserved/);

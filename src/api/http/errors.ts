@@ -6,7 +6,7 @@
 // JSON, wrong content type, schema violation, an oversized body) is a 4xx, never a 500; only
 // an exception nobody expected becomes 500 TXG_ERR_INTERNAL.
 import { ResultCode, resultName } from "../../engine/index.ts";
-import { ErrorCode, isTxgridError } from "../../stdx/index.ts";
+import { AssertionFailure, ErrorCode, isTxgridError } from "../../stdx/index.ts";
 
 /** An exception nobody expected. */
 export const INTERNAL_ERROR_CODE = ErrorCode.INTERNAL;
@@ -164,6 +164,8 @@ const errorStatuses: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.TIMEOUT]: 504,
   [ErrorCode.LOCKED]: 500,
+  [ErrorCode.UNAVAILABLE]: 503,
+  [ErrorCode.CONNECTION_LOST]: 502,
   [ErrorCode.INTERNAL]: 500,
 };
 
@@ -200,6 +202,25 @@ export function translateError(error: unknown): Translated {
     retryAfterSeconds: null,
     unexpected: true,
   };
+}
+
+/**
+ * What every failed answer does besides its status and body, on both the fastify path and the
+ * fast path: log an unexpected error, and crash soon after answering an AssertionFailure (a
+ * programmer error is never swallowed; docs/STYLE.md).
+ */
+export function handleFailure(
+  error: unknown,
+  log: { error(object: object, message: string): void },
+): Translated {
+  const failure = translateError(error);
+  if (failure.unexpected) log.error({ err: error }, "request failed");
+  if (error instanceof AssertionFailure) {
+    setImmediate(() => {
+      throw error;
+    });
+  }
+  return failure;
 }
 
 function translated(statusCode: number, body: Translated["body"]): Translated {

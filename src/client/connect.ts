@@ -1,0 +1,111 @@
+// connect(): a TxgridApi over TCP. Parses the address, opens the connection, and proves it
+// with one PING round trip before resolving, so that an unreachable server, a full server
+// (TXG_ERR_LIMIT_EXCEEDED) or one of another protocol version (TXG_ERR_VERSION) fails
+// connect() itself rather than the first call.
+import { ErrorCode, TxgridError } from "../stdx/index.ts";
+import { ApiCore, type ApiOptions } from "./api.ts";
+import type { TxgridApi } from "./api-types.ts";
+import {
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  RECONNECT_DELAY_MS_MAX,
+  RECONNECT_DELAY_MS_MIN,
+  SERVER_PORT_DEFAULT,
+} from "./limits.ts";
+import { type TcpAddress, TcpTransport, type TcpTransportStats } from "./tcp-transport.ts";
+
+export interface ClientOptions extends ApiOptions {
+  /** How long connect() and each reconnect attempt wait (CONNECT_TIMEOUT_MS_DEFAULT). */
+  readonly connectTimeoutMs?: number;
+  /** First delay before a reconnect attempt; doubles per failure (RECONNECT_DELAY_MS_MIN). */
+  readonly reconnectDelayMsMin?: number;
+  /** Longest delay between reconnect attempts (RECONNECT_DELAY_MS_MAX). */
+  readonly reconnectDelayMsMax?: number;
+}
+
+export type ClientStats = TcpTransportStats;
+
+/** A TxgridApi connected to a server over TCP. */
+export interface Client extends TxgridApi {
+  /** `txgrid://host:port`. */
+  readonly url: string;
+  stats(): ClientStats;
+}
+
+class TcpClient extends ApiCore implements Client {
+  readonly #transport: TcpTransport;
+
+  constructor(transport: TcpTransport, options: ClientOptions) {
+    super(transport, options);
+    this.#transport = transport;
+  }
+
+  get url(): string {
+    return this.#transport.url;
+  }
+
+  stats(): ClientStats {
+    return this.#transport.stats();
+  }
+}
+
+/** `{ host, port }` from an address object or a `txgrid://host:port` URL. */
+export function parseAddress(address: string | TcpAddress): TcpAddress {
+  if (typeof address !== "string") return { host: address.host, port: address.port };
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch (error) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, `bad address ${address}`, { cause: error });
+  }
+  if (url.protocol !== "txgrid:" || url.hostname === "" || url.pathname !== "") {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, `bad address ${address}: want txgrid://host:port`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  return { host, port: url.port === "" ? SERVER_PORT_DEFAULT : Number(url.port) };
+}
+
+function checkPositive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, `${name} must be a positive integer`);
+  }
+  return value;
+}
+
+/**
+ * Connects to a txgrid server: `connect("txgrid://127.0.0.1:9101")` or
+ * `connect({ host: "127.0.0.1", port: 9101 })`. Rejects with a TxgridError if the server
+ * cannot be reached or refuses the connection within connectTimeoutMs.
+ */
+export async function connect(
+  address: string | TcpAddress,
+  options: ClientOptions = {},
+): Promise<Client> {
+  const { host, port } = parseAddress(address);
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, `bad port ${port}`);
+  }
+  const connectTimeoutMs = checkPositive(
+    options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
+    "connectTimeoutMs",
+  );
+  const transport = new TcpTransport({
+    address: { host, port },
+    connectTimeoutMs,
+    reconnectDelayMsMin: checkPositive(
+      options.reconnectDelayMsMin ?? RECONNECT_DELAY_MS_MIN,
+      "reconnectDelayMsMin",
+    ),
+    reconnectDelayMsMax: checkPositive(
+      options.reconnectDelayMsMax ?? RECONNECT_DELAY_MS_MAX,
+      "reconnectDelayMsMax",
+    ),
+  });
+  const client = new TcpClient(transport, options);
+  try {
+    await client.ping({ timeoutMs: connectTimeoutMs });
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return client;
+}

@@ -1,0 +1,164 @@
+// The binary faces' executor: a decoded protocol request in, its reply out. Both the TCP
+// server (src/server/tcp-server.ts) and embedded mode (src/embedded) go through here, so a
+// request means exactly the same thing over the network and in-process.
+//
+//   write request ──► one engine Command per operation ──► shard.submitMany (all or none
+//                     admitted: a full queue refuses the whole request with OVERLOADED)
+//                 ──► RESULTS, one OperationResult per operation, in request order
+//   read request  ──► answered from the applied state (no log), synchronously
+//
+// Guarantees: a write request becomes exactly one submitMany call (one frame, one
+// admission decision); operation i of the request is command i and result i. A refusal
+// (OVERLOADED, SHUTTING_DOWN, STORAGE) rejects the returned promise with that TxgridError
+// and nothing of the request was executed. No await per operation: one promise per request.
+import type { Command, CommandResult, Engine } from "../engine/index.ts";
+import {
+  type AccountsReply,
+  type AssetsReply,
+  type CreateAccountsRequest,
+  type CreateAssetsRequest,
+  type CreateTransfersRequest,
+  type LookupAccountsRequest,
+  type LookupAssetsRequest,
+  type LookupTransfersRequest,
+  MessageKind,
+  type OperationResult,
+  type PingRequest,
+  type PongReply,
+  type PostTransfersRequest,
+  type Request,
+  type ResultsReply,
+  type TransfersReply,
+  type UpdateAssetsRequest,
+  type VoidTransfersRequest,
+} from "../protocol/index.ts";
+import type { Shard } from "../shard/index.ts";
+import { unreachable } from "../stdx/index.ts";
+import { accountRecord, assetRecord, operationResult, transferRecord } from "./records.ts";
+
+/** Requests that go through the log: answered by RESULTS. */
+export type WriteRequest =
+  | CreateAccountsRequest
+  | CreateTransfersRequest
+  | PostTransfersRequest
+  | VoidTransfersRequest
+  | CreateAssetsRequest
+  | UpdateAssetsRequest;
+
+/** Requests answered from the applied state, without the log. */
+export type ReadRequest =
+  | PingRequest
+  | LookupAccountsRequest
+  | LookupTransfersRequest
+  | LookupAssetsRequest;
+
+export type ReadReply = PongReply | AccountsReply | TransfersReply | AssetsReply;
+
+export function isWriteRequest(request: Request): request is WriteRequest {
+  switch (request.kind) {
+    case MessageKind.CREATE_ACCOUNTS:
+    case MessageKind.CREATE_TRANSFERS:
+    case MessageKind.POST_TRANSFERS:
+    case MessageKind.VOID_TRANSFERS:
+    case MessageKind.CREATE_ASSETS:
+    case MessageKind.UPDATE_ASSETS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The engine command of every operation of `request`, in order. */
+export function requestCommands(request: WriteRequest): Command[] {
+  switch (request.kind) {
+    case MessageKind.CREATE_ACCOUNTS:
+      return request.accounts.map((account) => ({
+        kind: "account.create",
+        id: account.id,
+        balance: account.balance,
+        floor: account.floor,
+        nickname: account.nickname,
+      }));
+    case MessageKind.CREATE_TRANSFERS:
+      return request.transfers.map((transfer) => ({
+        kind: "transfer.create",
+        id: transfer.id,
+        debitId: transfer.debitId,
+        creditId: transfer.creditId,
+        amount: transfer.amount,
+        pending: transfer.pending,
+        timeoutMs: transfer.timeoutMs,
+        origin: "api",
+      }));
+    case MessageKind.POST_TRANSFERS:
+      return request.ids.map((pendingId) => ({ kind: "transfer.post", pendingId }));
+    case MessageKind.VOID_TRANSFERS:
+      return request.ids.map((pendingId) => ({ kind: "transfer.void", pendingId }));
+    case MessageKind.CREATE_ASSETS:
+      return request.assets.map((asset) => ({
+        kind: "asset.create",
+        id: asset.id,
+        value: asset.value,
+      }));
+    case MessageKind.UPDATE_ASSETS:
+      return request.updates.map((update) => ({
+        kind: "asset.update",
+        id: update.id,
+        delta: update.delta,
+      }));
+    default:
+      return unreachable(request);
+  }
+}
+
+/** The RESULTS of a write request, from the engine's results of its commands. */
+export function resultsReply(request: WriteRequest, results: readonly CommandResult[]) {
+  const withValue =
+    request.kind === MessageKind.CREATE_ASSETS || request.kind === MessageKind.UPDATE_ASSETS;
+  const replyResults: OperationResult[] = new Array(results.length);
+  for (let index = 0; index < results.length; index++) {
+    replyResults[index] = operationResult(results[index] as CommandResult, withValue);
+  }
+  return { kind: MessageKind.RESULTS, results: replyResults } satisfies ResultsReply;
+}
+
+/** Logs, applies and answers a write request; rejects with the shard's refusal. */
+export function submitWrite(shard: Shard, request: WriteRequest): Promise<ResultsReply> {
+  return shard
+    .submitMany(requestCommands(request))
+    .then((results) => resultsReply(request, results));
+}
+
+/** Answers a read request from the engine's applied state. */
+export function answerRead(engine: Engine, request: ReadRequest): ReadReply {
+  switch (request.kind) {
+    case MessageKind.PING:
+      return { kind: MessageKind.PONG };
+    case MessageKind.LOOKUP_ACCOUNTS:
+      return {
+        kind: MessageKind.ACCOUNTS,
+        accounts: request.ids.map((id) => {
+          const row = engine.account(id);
+          return row === undefined ? null : accountRecord(row);
+        }),
+      };
+    case MessageKind.LOOKUP_TRANSFERS:
+      return {
+        kind: MessageKind.TRANSFERS,
+        transfers: request.ids.map((id) => {
+          const row = engine.transfer(id);
+          return row === undefined ? null : transferRecord(row);
+        }),
+      };
+    case MessageKind.LOOKUP_ASSETS:
+      return {
+        kind: MessageKind.ASSETS,
+        assets: request.ids.map((id) => {
+          const row = engine.asset(id);
+          return row === undefined ? null : assetRecord(row);
+        }),
+      };
+    default:
+      return unreachable(request);
+  }
+}

@@ -1,0 +1,160 @@
+// The binary protocol's server: a node:net listener (127.0.0.1 by default) whose connections
+// (tcp-connection.ts) execute requests on one shard through the gateway. docs/protocol.md is
+// the wire specification; docs/client.md describes the client side.
+//
+// Guarantees:
+// - At most `connectionsMax` (TCP_CONNECTIONS_MAX) connections at once: one more gets ERROR
+//   TXG_ERR_LIMIT_EXCEEDED (request id 0) and is closed; the others are not disturbed.
+// - Random or hostile bytes on one connection end that connection with an ERROR frame,
+//   never the process or another connection.
+// - close(): stops accepting, refuses (SHUTTING_DOWN) frames not yet executed, answers
+//   the in-flight ones, closes every connection; a peer that does not take its last bytes
+//   is destroyed after TCP_CLOSE_TIMEOUT_MS. The shard stays open: its owner closes it.
+import { createServer, type Server, type Socket } from "node:net";
+import { encodeFrame, MessageKind } from "../protocol/index.ts";
+import type { Shard } from "../shard/index.ts";
+import { assert, ErrorCode } from "../stdx/index.ts";
+import { TcpConnection, type TcpCounters } from "./tcp-connection.ts";
+import { TCP_CLOSE_TIMEOUT_MS, TCP_CONNECTIONS_MAX } from "./tcp-limits.ts";
+
+export interface TcpServerOptions {
+  readonly shard: Shard;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly connectionsMax?: number;
+}
+
+export interface TcpServerStats extends Readonly<TcpCounters> {
+  readonly connections: number;
+  readonly connectionsAccepted: number;
+  readonly connectionsRefused: number;
+  /** Requests executing now, over all connections. */
+  readonly inflightRequests: number;
+  readonly inflightBytes: number;
+  /** Bytes buffered now (partial frames in, replies out), over all connections. */
+  readonly bufferedBytes: number;
+}
+
+/** `txgrid://host:port`, with an IPv6 host in brackets. */
+export function tcpUrl(host: string, port: number): string {
+  return `txgrid://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+export class TcpServer {
+  readonly #server: Server;
+  readonly #shard: Shard;
+  readonly #host: string;
+  readonly #connectionsMax: number;
+  readonly #connections = new Set<TcpConnection>();
+  readonly #counters: TcpCounters = {
+    framesReceived: 0,
+    framesSent: 0,
+    protocolErrors: 0,
+    pauses: 0,
+    inflightRequestsPeak: 0,
+    inflightBytesPeak: 0,
+    writableBytesPeak: 0,
+  };
+  #connectionsAccepted = 0;
+  #connectionsRefused = 0;
+  #port = 0;
+  #closing: Promise<void> | null = null;
+
+  private constructor(options: TcpServerOptions) {
+    this.#shard = options.shard;
+    this.#host = options.host;
+    this.#connectionsMax = options.connectionsMax ?? TCP_CONNECTIONS_MAX;
+    assert(this.#connectionsMax > 0, "connectionsMax is positive");
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
+      this.#onConnection(socket),
+    );
+  }
+
+  /** Listens on `host:port`; rejects if the address cannot be bound. */
+  static async listen(options: TcpServerOptions): Promise<TcpServer> {
+    const server = new TcpServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once("error", reject);
+      server.#server.listen({ host: options.host, port: options.port }, () => {
+        server.#server.off("error", reject);
+        resolve();
+      });
+    });
+    const address = server.#server.address();
+    assert(typeof address === "object" && address !== null, "a TCP server has an address");
+    server.#port = address.port;
+    return server;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return tcpUrl(this.#host, this.#port);
+  }
+
+  stats(): TcpServerStats {
+    let inflightRequests = 0;
+    let inflightBytes = 0;
+    let bufferedBytes = 0;
+    for (const connection of this.#connections) {
+      inflightRequests += connection.inflightRequests;
+      inflightBytes += connection.inflightBytes;
+      bufferedBytes += connection.bufferedBytes;
+    }
+    return {
+      ...this.#counters,
+      connections: this.#connections.size,
+      connectionsAccepted: this.#connectionsAccepted,
+      connectionsRefused: this.#connectionsRefused,
+      inflightRequests,
+      inflightBytes,
+      bufferedBytes,
+    };
+  }
+
+  #onConnection(socket: Socket): void {
+    if (this.#closing !== null || this.#connections.size >= this.#connectionsMax) {
+      this.#refuse(socket);
+      return;
+    }
+    this.#connectionsAccepted++;
+    const connection = new TcpConnection(socket, this.#shard, this.#counters, (closed) => {
+      this.#connections.delete(closed);
+    });
+    this.#connections.add(connection);
+  }
+
+  #refuse(socket: Socket): void {
+    this.#connectionsRefused++;
+    const closing = this.#closing !== null;
+    const message = closing
+      ? "the server is closing"
+      : `the server has TCP_CONNECTIONS_MAX (${this.#connectionsMax}) connections open`;
+    const code = closing ? ErrorCode.SHUTTING_DOWN : ErrorCode.LIMIT_EXCEEDED;
+    socket.on("error", () => {
+      // The peer may be gone already; the timer below closes the socket in every case.
+    });
+    socket.end(encodeFrame(0, { kind: MessageKind.ERROR, code, message }));
+    socket.resume();
+    setTimeout(() => socket.destroy(), TCP_CLOSE_TIMEOUT_MS).unref();
+  }
+
+  /** Stops accepting, answers what was accepted, closes every connection. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const connection of this.#connections) connection.shutdown();
+    const timer = setTimeout(() => {
+      for (const connection of this.#connections) connection.destroy();
+    }, TCP_CLOSE_TIMEOUT_MS);
+    await closed;
+    clearTimeout(timer);
+  }
+}
