@@ -46,6 +46,56 @@ export const LIST_PAGE_ROWS_MAX = 10_000;
 /** With fsync=lazy, the longest time written records stay without fdatasync. */
 export const LAZY_FSYNC_INTERVAL_MS = 100;
 
+// ---- the binary protocol (docs/protocol.md) ----
+
+/** Largest frame, header included. Bounds the memory one connection can make us allocate. */
+export const FRAME_BYTES_MAX = 8 * 1024 * 1024;
+/** Most operations (accounts, transfers, ids, assets, results) in one protocol message. */
+export const BATCH_OPERATIONS_MAX = 8190;
+/** Most requests a client may have sent and not yet seen answered on one connection. */
+export const INFLIGHT_REQUESTS_PER_CONNECTION_MAX = 1024;
+/**
+ * Most bytes of request frames received and not yet answered on one connection. Without it,
+ * INFLIGHT_REQUESTS_PER_CONNECTION_MAX frames of FRAME_BYTES_MAX would be 8 GiB; at either
+ * limit the server stops reading the connection until replies go out (backpressure).
+ */
+export const INFLIGHT_BYTES_PER_CONNECTION_MAX = 64 * 1024 * 1024;
+/** Longest message of an ERROR frame, in UTF-8 bytes; longer messages are cut. */
+export const ERROR_MESSAGE_BYTES_MAX = 1024;
+
+// ---- the TCP server ----
+
+/** Most client connections open at once; one more is answered with ERROR and closed. */
+export const TCP_CONNECTIONS_MAX = 256;
+/**
+ * Longest wait for a connection that is being closed (protocol error, refused connection,
+ * server shutdown) to take its last replies; then it is destroyed. A peer that stops reading
+ * cannot keep a closing connection, or a closing server, open.
+ */
+export const TCP_CLOSE_TIMEOUT_MS = 5_000;
+/** The default port of the binary protocol (`txgrid serve --tcp-port`, `txgrid://host`). */
+export const TCP_PORT_DEFAULT = 9101;
+
+// ---- the client ----
+
+/** How long a call waits for its answer unless the client or the call says otherwise. */
+export const CALL_TIMEOUT_MS_DEFAULT = 10_000;
+/** Longest timeout a call may ask for (what setTimeout can hold). */
+export const CALL_TIMEOUT_MS_MAX = 2 ** 31 - 1;
+/**
+ * Most operations a client holds that are not on the wire yet: gathered for the next frame,
+ * waiting for room among the in-flight requests, or waiting for a reconnect. A call that
+ * would go beyond it is refused with TXG_ERR_OVERLOADED (one larger than the limit by itself
+ * with TXG_ERR_LIMIT_EXCEEDED) instead of growing the queue.
+ */
+export const CLIENT_QUEUED_OPERATIONS_MAX = 262_144;
+/** How long connect() and each reconnect attempt wait for the server. */
+export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+/** First delay before reconnecting after a broken connection; it doubles per failure. */
+export const RECONNECT_DELAY_MS_MIN = 50;
+/** Longest delay between two reconnect attempts. */
+export const RECONNECT_DELAY_MS_MAX = 2_000;
+
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
 assert(WAL_RECORD_BYTES_MAX <= WAL_SEGMENT_BYTES_MAX, "a record must fit in a segment");
@@ -53,3 +103,10 @@ assert(
   BATCH_COMMANDS_MAX * (4 * ID_BYTES_MAX + 64) <= WAL_RECORD_BYTES_MAX,
   "a full batch of transfers must fit in one log record",
 );
+assert(BATCH_OPERATIONS_MAX === REQUEST_TRANSFERS_MAX, "a protocol batch is a request batch");
+assert(INFLIGHT_BYTES_PER_CONNECTION_MAX >= FRAME_BYTES_MAX, "one full frame can be in flight");
+assert(TCP_CONNECTIONS_MAX > 0, "the server takes at least one connection");
+assert(TCP_CLOSE_TIMEOUT_MS > 0, "closing connections get time to take their replies");
+assert(CALL_TIMEOUT_MS_DEFAULT <= CALL_TIMEOUT_MS_MAX, "the default timeout is allowed");
+assert(CLIENT_QUEUED_OPERATIONS_MAX >= BATCH_OPERATIONS_MAX, "a full batch can be queued");
+assert(RECONNECT_DELAY_MS_MIN <= RECONNECT_DELAY_MS_MAX, "reconnect delays are ordered");

@@ -3,7 +3,8 @@
 // Errors are printed as one readable line with their stable code, never as a stack trace,
 // unless they are bugs (AssertionFailure), which crash loudly.
 import { readFileSync } from "node:fs";
-import { runServer, TCP_PORT_DEFAULT, verifyDataDir } from "../server/index.ts";
+import { TCP_PORT_DEFAULT } from "../constants.ts";
+import { runServer, verifyDataDir } from "../server/index.ts";
 import { ErrorCode, isTxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 import { benchCommand, benchUsage } from "./bench-command.ts";

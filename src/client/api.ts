@@ -13,6 +13,12 @@
 //   another) and settles exactly once.
 // - Operations held and not yet on the wire stay within queuedOperationsMax
 //   (CLIENT_QUEUED_OPERATIONS_MAX): beyond it a call is refused with OVERLOADED.
+
+import {
+  CALL_TIMEOUT_MS_DEFAULT,
+  CALL_TIMEOUT_MS_MAX,
+  CLIENT_QUEUED_OPERATIONS_MAX,
+} from "../constants.ts";
 import {
   type AccountCreate,
   type AssetCreate,
@@ -36,11 +42,6 @@ import type {
   TransferRecord,
   TxgridApi,
 } from "./api-types.ts";
-import {
-  CALL_TIMEOUT_MS_DEFAULT,
-  CALL_TIMEOUT_MS_MAX,
-  CLIENT_QUEUED_OPERATIONS_MAX,
-} from "./limits.ts";
 import { Call, Outgoing, type Piece } from "./outgoing.ts";
 import {
   accountCreate,

@@ -2,15 +2,16 @@
 // with one PING round trip before resolving, so that an unreachable server, a full server
 // (TXG_ERR_LIMIT_EXCEEDED) or one of another protocol version (TXG_ERR_VERSION) fails
 // connect() itself rather than the first call.
-import { ErrorCode, TxgridError } from "../stdx/index.ts";
-import { ApiCore, type ApiOptions } from "./api.ts";
-import type { TxgridApi } from "./api-types.ts";
+
 import {
   CONNECT_TIMEOUT_MS_DEFAULT,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
-  SERVER_PORT_DEFAULT,
-} from "./limits.ts";
+  TCP_PORT_DEFAULT,
+} from "../constants.ts";
+import { ErrorCode, TxgridError } from "../stdx/index.ts";
+import { ApiCore, type ApiOptions } from "./api.ts";
+import type { TxgridApi } from "./api-types.ts";
 import { type TcpAddress, TcpTransport, type TcpTransportStats } from "./tcp-transport.ts";
 
 export interface ClientOptions extends ApiOptions {
@@ -61,7 +62,7 @@ export function parseAddress(address: string | TcpAddress): TcpAddress {
     throw new TxgridError(ErrorCode.BAD_REQUEST, `bad address ${address}: want txgrid://host:port`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  return { host, port: url.port === "" ? SERVER_PORT_DEFAULT : Number(url.port) };
+  return { host, port: url.port === "" ? TCP_PORT_DEFAULT : Number(url.port) };
 }
 
 function checkPositive(value: number, name: string): number {

@@ -2,6 +2,16 @@
 // (docs/client.md): typed calls, automatic batching of concurrent calls into frames,
 // pipelining, a timeout on every call, reconnection, and safe resending of creations.
 // ApiCore and Transport let embedded mode offer the same API without the network.
+
+export {
+  CALL_TIMEOUT_MS_DEFAULT,
+  CALL_TIMEOUT_MS_MAX,
+  CLIENT_QUEUED_OPERATIONS_MAX,
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  RECONNECT_DELAY_MS_MAX,
+  RECONNECT_DELAY_MS_MIN,
+  TCP_PORT_DEFAULT,
+} from "../constants.ts";
 export { ApiCore, type ApiOptions, type Transport } from "./api.ts";
 // Test support: the whole-API scenario both faces are tested with.
 export { checkScenarioState, runApiScenario } from "./api-scenario.ts";
@@ -24,14 +34,5 @@ export {
   connect,
   parseAddress,
 } from "./connect.ts";
-export {
-  CALL_TIMEOUT_MS_DEFAULT,
-  CALL_TIMEOUT_MS_MAX,
-  CLIENT_QUEUED_OPERATIONS_MAX,
-  CONNECT_TIMEOUT_MS_DEFAULT,
-  RECONNECT_DELAY_MS_MAX,
-  RECONNECT_DELAY_MS_MIN,
-  SERVER_PORT_DEFAULT,
-} from "./limits.ts";
 export { errorOfReply, type Outgoing } from "./outgoing.ts";
 export type { TcpAddress } from "./tcp-transport.ts";

@@ -29,7 +29,12 @@
 //      LOOKUP_ASSETS; PONG, RESULTS, ACCOUNTS, TRANSFERS, ASSETS, ERROR.
 import {
   BATCH_COMMANDS_MAX,
+  BATCH_OPERATIONS_MAX,
+  ERROR_MESSAGE_BYTES_MAX,
+  FRAME_BYTES_MAX,
   ID_BYTES_MAX,
+  INFLIGHT_BYTES_PER_CONNECTION_MAX,
+  INFLIGHT_REQUESTS_PER_CONNECTION_MAX,
   NICKNAME_LENGTH_MAX,
   PENDING_TIMEOUT_MS_MAX,
   QUEUE_COMMANDS_MAX,
@@ -43,29 +48,22 @@ export const PROTOCOL_VERSION = 1;
 /** The first four bytes of every frame: "TXGR" in ASCII. */
 export const MAGIC = 0x52475854;
 
-// Limits. They belong in src/constants.ts once the protocol is wired in (see the report);
-// until then they live here, beside the layout they bound.
+// Limits: defined in src/constants.ts with every other limit, re-exported here beside the
+// layout they bound (they are part of the layout description that version.test.ts hashes).
+export {
+  BATCH_OPERATIONS_MAX,
+  ERROR_MESSAGE_BYTES_MAX,
+  FRAME_BYTES_MAX,
+  INFLIGHT_BYTES_PER_CONNECTION_MAX,
+  INFLIGHT_REQUESTS_PER_CONNECTION_MAX,
+};
 
-/** Largest frame, header included. Bounds the memory one connection can make us allocate. */
-export const FRAME_BYTES_MAX = 8 * 1024 * 1024;
-/** Most operations (accounts, transfers, ids, assets, results) in one message. */
-export const BATCH_OPERATIONS_MAX = 8190;
-/** Most requests a client may have sent and not yet seen answered on one connection. */
-export const INFLIGHT_REQUESTS_PER_CONNECTION_MAX = 1024;
-/**
- * Most bytes of request frames received and not yet answered on one connection. Without it,
- * INFLIGHT_REQUESTS_PER_CONNECTION_MAX frames of FRAME_BYTES_MAX would be 8 GiB; at either
- * limit the server stops reading the connection until replies go out (backpressure).
- */
-export const INFLIGHT_BYTES_PER_CONNECTION_MAX = 64 * 1024 * 1024;
 /**
  * Longest nickname, in UTF-8 bytes: the UTF-8 size of the longest nickname the engine accepts
  * (NICKNAME_LENGTH_MAX UTF-16 units, each at most 3 bytes), so that every stored account can
  * be sent back. The engine, not the wire, enforces the limit in units.
  */
 export const NICKNAME_BYTES_MAX = 3 * NICKNAME_LENGTH_MAX;
-/** Longest message of an ERROR frame, in UTF-8 bytes; longer messages are cut. */
-export const ERROR_MESSAGE_BYTES_MAX = 1024;
 
 export const MessageKind = {
   PING: 1,

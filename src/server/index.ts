@@ -9,5 +9,4 @@ export {
   type ServerOptions,
   verifyDataDir,
 } from "./server.ts";
-export { TCP_CLOSE_TIMEOUT_MS, TCP_CONNECTIONS_MAX, TCP_PORT_DEFAULT } from "./tcp-limits.ts";
 export { TcpServer, type TcpServerOptions, type TcpServerStats, tcpUrl } from "./tcp-server.ts";

@@ -24,6 +24,7 @@
 //   within TCP_CLOSE_TIMEOUT_MS is destroyed.
 // Nothing here logs per request; counters are plain fields.
 import type { Socket } from "node:net";
+import { TCP_CLOSE_TIMEOUT_MS } from "../constants.ts";
 import { answerRead, isWriteRequest, submitWrite } from "../gateway/index.ts";
 import {
   decodeRequest,
@@ -39,7 +40,6 @@ import {
 } from "../protocol/index.ts";
 import type { Shard } from "../shard/index.ts";
 import { ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
-import { TCP_CLOSE_TIMEOUT_MS } from "./tcp-limits.ts";
 
 /** Server-wide counters, updated by every connection (for status and for tests). */
 export interface TcpCounters {

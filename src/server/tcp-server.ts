@@ -11,11 +11,11 @@
 //   the in-flight ones, closes every connection; a peer that does not take its last bytes
 //   is destroyed after TCP_CLOSE_TIMEOUT_MS. The shard stays open: its owner closes it.
 import { createServer, type Server, type Socket } from "node:net";
+import { TCP_CLOSE_TIMEOUT_MS, TCP_CONNECTIONS_MAX } from "../constants.ts";
 import { encodeFrame, MessageKind } from "../protocol/index.ts";
 import type { Shard } from "../shard/index.ts";
 import { assert, ErrorCode } from "../stdx/index.ts";
 import { TcpConnection, type TcpCounters } from "./tcp-connection.ts";
-import { TCP_CLOSE_TIMEOUT_MS, TCP_CONNECTIONS_MAX } from "./tcp-limits.ts";
 
 export interface TcpServerOptions {
   readonly shard: Shard;
