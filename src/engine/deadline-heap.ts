@@ -1,12 +1,13 @@
-// A binary min-heap of (deadline, sequence, id) for pending-transfer timeouts. Ties on the
-// deadline break by sequence, so expiry order is deterministic on every replica.
+// A binary min-heap of (deadline, transfer slot) for pending-transfer timeouts. Ties on the
+// deadline break by slot, which is the transfer's sequence, so expiry order is deterministic
+// on every replica.
 // push and pop are O(log n); entries of transfers resolved before their deadline stay in the
 // heap and are skipped when popped (lazy deletion), which keeps post and void O(1).
 
 export interface Deadline {
   readonly deadlineMs: number;
-  readonly sequence: number;
-  readonly id: string;
+  /** The transfer's slot in the transfers table (equal to its sequence). */
+  readonly slot: number;
 }
 
 export class DeadlineHeap {
@@ -58,5 +59,5 @@ export class DeadlineHeap {
 
 function isBefore(left: Deadline, right: Deadline): boolean {
   if (left.deadlineMs !== right.deadlineMs) return left.deadlineMs < right.deadlineMs;
-  return left.sequence < right.sequence;
+  return left.slot < right.slot;
 }

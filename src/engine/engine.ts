@@ -25,11 +25,12 @@ import {
   resolvePending,
   updateAsset,
 } from "./ledger.ts";
+import { ObjectTable } from "./object-table.ts";
 import { type CommandResult, ResultCode } from "./results.ts";
-import { State, SystemTable, systemIndexes } from "./state.ts";
-import { Table } from "./table.ts";
-import { executeTxn, type Operation } from "./txn.ts";
-import { decodeRow, encodeRow, isValidId, type Row, type Value } from "./values.ts";
+import { State, systemIndexes } from "./state.ts";
+import type { Table } from "./table.ts";
+import type { Operation } from "./txn.ts";
+import { decodeRow, isValidId, type Row, type Value } from "./values.ts";
 
 /** Bumped whenever the snapshot body layout changes. History: 1 = first layout. */
 export const ENGINE_SNAPSHOT_VERSION = 1;
@@ -71,7 +72,7 @@ export class Engine {
     assert(lsn === state.lsn + 1, `batch lsn ${lsn} does not follow ${state.lsn}`);
     assert(timestampMs >= state.timestampMs, "batch timestamps must not go back");
     state.lsn = lsn;
-    state.timestampMs = timestampMs;
+    state.setTimestamp(timestampMs);
     expirePending(state, timestampMs);
     const results: CommandResult[] = new Array(commands.length);
     for (let index = 0; index < commands.length; index++) {
@@ -118,7 +119,7 @@ export class Engine {
     if (indexes.length > ROW_COLUMNS_MAX || new Set(indexes).size !== indexes.length) {
       return { code: ResultCode.TXN_INVALID };
     }
-    this.#state.tables.set(name, new Table(name, [...indexes]));
+    this.#state.tables.set(name, new ObjectTable(name, [...indexes]));
     return { code: ResultCode.OK };
   }
 
@@ -130,90 +131,88 @@ export class Engine {
       const code = checkUserOperation(operations[index] as Operation);
       if (code !== ResultCode.OK) return { code, operationIndex: index };
     }
-    const outcome = executeTxn((name) => this.#state.tables.get(name), operations);
-    if ("rows" in outcome) return { code: ResultCode.OK, rows: outcome.rows };
-    return { code: outcome.code, operationIndex: outcome.operationIndex };
+    const executor = this.#state.executor;
+    const rows: (Row | null)[] = [];
+    const code = executor.execute(operations, rows);
+    if (code === ResultCode.OK) return { code, rows };
+    return { code, operationIndex: executor.failedIndex };
   }
 
   // ---- queries (read-only) ----
 
   account(id: string): Row | undefined {
-    return this.#state.table(SystemTable.ACCOUNTS).get(id);
+    return rowOf(this.#state.accounts, id);
   }
 
   accountByNickname(nickname: string): Row | undefined {
-    const accounts = this.#state.table(SystemTable.ACCOUNTS);
-    for (const id of accounts.lookup("nickname", nickname)) return accounts.get(id);
-    return undefined;
+    const accounts = this.#state.accounts;
+    const [slot] = accounts.lookup("nickname", nickname, 1);
+    return slot === undefined ? undefined : accounts.rowAt(slot);
   }
 
   /** Accounts in creation order, from position `offset`. */
   accounts(offset: number, limit: number): Row[] {
-    const accounts = this.#state.table(SystemTable.ACCOUNTS);
-    return pageOf(this.#state.accountIds, offset, limit).map((id) => accounts.get(id) as Row);
+    return pageOf(this.#state.accounts, offset, limit);
   }
 
   transfer(id: string): Row | undefined {
     const state = this.#state;
-    return (
-      state.table(SystemTable.TRANSFERS).get(id) ??
-      state.table(SystemTable.TRANSFER_FAILURES).get(id)
-    );
+    return rowOf(state.transfers, id) ?? rowOf(state.failures, id);
   }
 
   /** Transfers in creation order, from position `offset`. */
   transfers(offset: number, limit: number): Row[] {
-    const transfers = this.#state.table(SystemTable.TRANSFERS);
-    return pageOf(this.#state.transferIds, offset, limit).map((id) => transfers.get(id) as Row);
+    return pageOf(this.#state.transfers, offset, limit);
   }
 
   /** Open pending transfers, oldest first. */
   pendingTransfers(limit: number): Row[] {
-    const transfers = this.#state.table(SystemTable.TRANSFERS);
+    const transfers = this.#state.transfers;
     const rows: Row[] = [];
-    for (const id of this.#state.pendingIds) {
+    for (const slot of this.#state.pendingSlots) {
       if (rows.length >= Math.min(limit, LIST_PAGE_ROWS_MAX)) break;
-      rows.push(transfers.get(id) as Row);
+      rows.push(transfers.rowAt(slot));
     }
     return rows;
   }
 
   /**
    * An account's transfers (debits and credits), newest first, with sequence below
-   * `beforeSequence` when given. Found through the transfers table's secondary indexes.
+   * `beforeSequence` when given. Walks the account's history list, which is newest first
+   * already (a transfer's sequence is its slot).
    */
   accountTransfers(accountId: string, limit: number, beforeSequence?: number): Row[] {
-    const transfers = this.#state.table(SystemTable.TRANSFERS);
-    const ids = new Set([
-      ...transfers.lookup("debit", accountId),
-      ...transfers.lookup("credit", accountId),
-    ]);
-    const rows = [...ids]
-      .map((id) => transfers.get(id) as Row)
-      .filter((row) => beforeSequence === undefined || Number(row.sequence) < beforeSequence);
-    rows.sort((left, right) => Number(right.sequence) - Number(left.sequence));
-    return rows.slice(0, Math.min(limit, LIST_PAGE_ROWS_MAX));
+    const { accounts, transfers, history } = this.#state;
+    const count = Math.min(limit, LIST_PAGE_ROWS_MAX);
+    // slice(0, count) semantics: a negative or NaN count needs the whole list first.
+    const countTaken = count >= 0 ? Math.trunc(count) : Number.POSITIVE_INFINITY;
+    const account = accounts.find(accountId);
+    const rows: Row[] = [];
+    if (account < 0) return rows;
+    for (let slot = history.newest(account); slot >= 0; slot = history.previous(slot, account)) {
+      if (rows.length >= countTaken) break;
+      if (beforeSequence !== undefined && !(slot < beforeSequence)) continue;
+      rows.push(transfers.rowAt(slot));
+    }
+    return count >= 0 ? rows : rows.slice(0, count);
   }
 
   asset(id: string): Row | undefined {
-    return this.#state.table(SystemTable.ASSETS).get(id);
+    return rowOf(this.#state.assets, id);
   }
 
   /** A row of any table (system tables included); undefined when missing. */
   row(table: string, key: string): Row | undefined {
-    return this.#state.tables.get(table)?.get(key);
+    const target = this.#state.tables.get(table);
+    return target === undefined ? undefined : rowOf(target, key);
   }
 
   /** Rows of `table` whose indexed `column` equals `value` (a secondary-key query). */
   lookup(table: string, column: string, value: Value, limit: number): Row[] | null {
     const target = this.#state.tables.get(table);
     if (target === undefined || !target.isIndexed(column)) return null;
-    const rows: Row[] = [];
-    for (const primaryKey of target.lookup(column, value)) {
-      if (rows.length >= Math.min(limit, LIST_PAGE_ROWS_MAX)) break;
-      rows.push(target.get(primaryKey) as Row);
-    }
-    return rows;
+    const slots = target.lookup(column, value, Math.min(limit, LIST_PAGE_ROWS_MAX));
+    return slots.map((slot) => target.rowAt(slot));
   }
 
   stats(): EngineStats {
@@ -221,27 +220,31 @@ export class Engine {
     return {
       lsn: state.lsn,
       timestampMs: state.timestampMs,
-      accountCount: state.accountIds.length,
-      transferCount: state.transferIds.length,
-      pendingCount: state.pendingIds.size,
-      assetCount: state.table(SystemTable.ASSETS).rows.size,
+      accountCount: state.accounts.size,
+      transferCount: state.transfers.size,
+      pendingCount: state.pendingSlots.size,
+      assetCount: state.assets.size,
       tableCount: state.tables.size,
     };
   }
 
   /** Money totals: the sum of balances must always equal the sum of initial balances. */
   totals(): { balanceSum: bigint; initialSum: bigint; reservedSum: bigint; pendingSum: bigint } {
+    const { accounts, transfers, pendingSlots } = this.#state;
+    const balance = accounts.column("balance");
+    const initial = accounts.column("initial");
+    const reserved = accounts.column("reserved");
     let balanceSum = 0n;
     let initialSum = 0n;
     let reservedSum = 0n;
-    for (const row of this.#state.table(SystemTable.ACCOUNTS).rows.values()) {
-      balanceSum += row.balance as bigint;
-      initialSum += row.initial as bigint;
-      reservedSum += row.reserved as bigint;
+    for (let slot = 0; slot < accounts.size; slot++) {
+      balanceSum += accounts.integerAt(slot, balance) as bigint;
+      initialSum += accounts.integerAt(slot, initial) as bigint;
+      reservedSum += accounts.integerAt(slot, reserved) as bigint;
     }
     let pendingSum = 0n;
-    const transfers = this.#state.table(SystemTable.TRANSFERS);
-    for (const id of this.#state.pendingIds) pendingSum += transfers.get(id)?.amount as bigint;
+    const amount = transfers.column("amount");
+    for (const slot of pendingSlots) pendingSum += transfers.integerAt(slot, amount) as bigint;
     return { balanceSum, initialSum, reservedSum, pendingSum };
   }
 
@@ -257,15 +260,9 @@ export class Engine {
     if (totals.reservedSum !== totals.pendingSum) {
       problems.push(`reserved ${totals.reservedSum} differs from pending ${totals.pendingSum}`);
     }
-    for (const row of this.#state.table(SystemTable.ACCOUNTS).rows.values()) {
-      const { balance, reserved, available, floor } = row as Record<string, bigint>;
-      if (available !== (balance as bigint) - (reserved as bigint)) {
-        problems.push(`account ${row.id}: available is not balance - reserved`);
-      }
-      if ((reserved as bigint) < 0n) problems.push(`account ${row.id}: negative reserve`);
-      if (typeof floor === "bigint" && (available as bigint) < floor) {
-        problems.push(`account ${row.id}: available ${available} below floor ${floor}`);
-      }
+    const accounts = this.#state.accounts;
+    for (let slot = 0; slot < accounts.size; slot++) {
+      problems.push(...accountProblems(accounts.rowAt(slot)));
     }
     return problems;
   }
@@ -287,11 +284,7 @@ export class Engine {
       writer.string(table.name);
       writer.u16(table.indexedColumns.length);
       for (const column of table.indexedColumns) writer.string(column);
-      writer.u53(table.rows.size);
-      for (const [key, row] of table.rows) {
-        writer.string(key);
-        encodeRow(writer, row);
-      }
+      table.encodeRows(writer);
     }
     return writer.copy();
   }
@@ -304,16 +297,16 @@ export class Engine {
     }
     const state = new State();
     state.lsn = reader.u53();
-    state.timestampMs = reader.u53();
+    state.setTimestamp(reader.u53());
     for (let tableCount = reader.u32(); tableCount > 0; tableCount--) {
       const name = reader.string();
       const indexes: string[] = [];
       for (let count = reader.u16(); count > 0; count--) indexes.push(reader.string());
-      const table = state.tables.get(name) ?? new Table(name, indexes);
+      const table = state.tables.get(name) ?? new ObjectTable(name, indexes);
       state.tables.set(name, table);
       for (let rowCount = reader.u53(); rowCount > 0; rowCount--) {
         const key = reader.string();
-        table.put(key, decodeRow(reader));
+        table.load(key, decodeRow(reader));
       }
     }
     if (reader.remaining !== 0)
@@ -323,9 +316,32 @@ export class Engine {
   }
 }
 
-function pageOf(ids: readonly string[], offset: number, limit: number): string[] {
+function rowOf(table: Table, key: string): Row | undefined {
+  const slot = table.find(key);
+  return slot < 0 ? undefined : table.rowAt(slot);
+}
+
+/** Rows of `table` in insertion order, as `allRows.slice(offset, offset + limit)` would be. */
+function pageOf(table: Table, offset: number, limit: number): Row[] {
   assert(offset >= 0 && limit >= 0, "page bounds must not be negative");
-  return ids.slice(offset, offset + Math.min(limit, LIST_PAGE_ROWS_MAX));
+  const start = Math.min(Math.trunc(offset), table.size);
+  const end = Math.min(Math.trunc(offset + Math.min(limit, LIST_PAGE_ROWS_MAX)), table.size);
+  const rows: Row[] = [];
+  for (let slot = start; slot < end; slot++) rows.push(table.rowAt(slot));
+  return rows;
+}
+
+function accountProblems(row: Row): string[] {
+  const problems: string[] = [];
+  const { balance, reserved, available, floor } = row as Record<string, bigint>;
+  if (available !== (balance as bigint) - (reserved as bigint)) {
+    problems.push(`account ${row.id}: available is not balance - reserved`);
+  }
+  if ((reserved as bigint) < 0n) problems.push(`account ${row.id}: negative reserve`);
+  if (typeof floor === "bigint" && (available as bigint) < floor) {
+    problems.push(`account ${row.id}: available ${available} below floor ${floor}`);
+  }
+  return problems;
 }
 
 /** Structural rules for a user's generic transaction (the ledger's tables stay read-only). */

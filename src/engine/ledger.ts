@@ -1,13 +1,18 @@
 // The ledger and asset faces, built on the one transaction mechanism (txn.ts). Each handler
 // validates its command, answers retries from what is stored under the id, and otherwise
-// builds a list of row operations and runs it through executeTxn, mapping a failing
-// operation to a ledger result code. No handler changes a table except through executeTxn.
+// builds a list of row operations and runs it through the executor, mapping a failing
+// operation to a ledger result code. No handler changes a table except through the executor.
 //
 // An account row holds   balance   (posted money)
 //                        reserved  (held by its pending debits)
 //                        available (= balance - reserved; the floor applies to it)
 // so "no overdraft" is a floor condition on a single column, checked inside the same
 // transaction that moves the money.
+//
+// Cost: a transfer is the hottest command, so its three operations (and their increments and
+// conditions) are module-level objects refilled for every transfer; the executor keeps none
+// of them (txn.ts), and every handler here runs to completion before the next starts. The
+// transfer row built for the insert is also the row the result returns.
 import {
   AMOUNT_MAX,
   NICKNAME_LENGTH_MAX,
@@ -18,7 +23,7 @@ import { assert } from "../stdx/index.ts";
 import type { Command } from "./commands.ts";
 import { type CommandResult, ResultCode } from "./results.ts";
 import { type State, SystemTable, type TransferState } from "./state.ts";
-import { type Condition, executeTxn, type Operation } from "./txn.ts";
+import type { Condition, Operation } from "./txn.ts";
 import { isValidId, type Row } from "./values.ts";
 
 type AccountCreate = Extract<Command, { kind: "account.create" }>;
@@ -26,8 +31,8 @@ type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 const { ACCOUNTS, TRANSFERS, TRANSFER_FAILURES, ASSETS } = SystemTable;
 
-function run(state: State, operations: readonly Operation[]) {
-  return executeTxn((name) => state.tables.get(name), operations);
+function run(state: State, operations: readonly Operation[]): ResultCode {
+  return state.executor.execute(operations, null);
 }
 
 export function createAccount(state: State, command: AccountCreate): CommandResult {
@@ -36,8 +41,10 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
   if (nickname !== null && (nickname.length === 0 || nickname.length > NICKNAME_LENGTH_MAX)) {
     return { code: ResultCode.ID_INVALID };
   }
-  const existing = state.table(ACCOUNTS).get(command.id);
-  if (existing !== undefined) {
+  const accounts = state.accounts;
+  const slot = accounts.find(command.id);
+  if (slot >= 0) {
+    const existing = accounts.rowAt(slot);
     const same =
       existing.initial === command.balance &&
       existing.floor === command.floor &&
@@ -46,7 +53,7 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
       ? { code: ResultCode.OK, duplicate: true, row: existing }
       : { code: ResultCode.ACCOUNT_EXISTS, row: existing };
   }
-  if (nickname !== null && state.table(ACCOUNTS).lookup("nickname", nickname).size > 0) {
+  if (nickname !== null && accounts.lookup("nickname", nickname, 1).length > 0) {
     return { code: ResultCode.NICKNAME_TAKEN };
   }
   if (command.floor !== null && command.balance < command.floor) {
@@ -60,11 +67,10 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
     available: command.balance,
     floor: command.floor,
     initial: command.balance,
-    createdAtMs: BigInt(state.timestampMs),
+    createdAtMs: state.timestampBigintMs,
   };
-  const outcome = run(state, [{ kind: "insert", table: ACCOUNTS, key: command.id, values: row }]);
-  assert(outcome.code === ResultCode.OK, "account insert after existence check");
-  state.accountIds.push(command.id);
+  const code = run(state, [{ kind: "insert", table: ACCOUNTS, key: command.id, values: row }]);
+  assert(code === ResultCode.OK, "account insert after existence check");
   return { code: ResultCode.OK, row };
 }
 
@@ -73,32 +79,33 @@ export function createTransfer(state: State, command: TransferCreate): CommandRe
   if (stored !== undefined) return stored;
   const code = validateTransfer(state, command);
   if (code !== ResultCode.OK) return recordFailure(state, command, code);
-  const transfers = state.table(TRANSFERS);
-  const sequence = BigInt(state.transferIds.length);
-  const expiresAtMs =
-    command.pending && command.timeoutMs > 0 ? BigInt(state.timestampMs + command.timeoutMs) : null;
+  const timestampMs = state.timestampBigintMs;
+  const sequence = state.transfers.size;
   const transfer: Row = {
     id: command.id,
     debit: command.debitId,
     credit: command.creditId,
     amount: command.amount,
     pending: command.pending,
-    timeoutMs: BigInt(command.timeoutMs),
+    timeoutMs: command.timeoutMs === 0 ? 0n : BigInt(command.timeoutMs),
     origin: command.origin,
     state: (command.pending ? "pending" : "posted") satisfies TransferState,
-    sequence,
-    createdAtMs: BigInt(state.timestampMs),
-    resolvedAtMs: command.pending ? null : BigInt(state.timestampMs),
-    expiresAtMs,
+    sequence: BigInt(sequence),
+    createdAtMs: timestampMs,
+    resolvedAtMs: command.pending ? null : timestampMs,
+    expiresAtMs:
+      command.pending && command.timeoutMs > 0
+        ? BigInt(state.timestampMs + command.timeoutMs)
+        : null,
   };
   const outcome = run(state, transferOperations(state, command, transfer));
-  if (outcome.code !== ResultCode.OK) {
-    assert("operationIndex" in outcome, "failed transaction names its operation");
-    return recordFailure(state, command, transferFailureCode(outcome.code, outcome.operationIndex));
+  scratch.insert.values = noRow;
+  if (outcome !== ResultCode.OK) {
+    const failedIndex = state.executor.failedIndex;
+    return recordFailure(state, command, transferFailureCode(outcome, failedIndex));
   }
-  assert(transfers.get(command.id) === transfer, "transfer row stored");
-  state.transferIds.push(command.id);
-  if (command.pending) state.trackPending(command.id, transfer);
+  assert(state.transfers.size === sequence + 1, "transfer row stored at its sequence");
+  if (command.pending) state.trackPending(sequence);
   return { code: ResultCode.OK, row: transfer };
 }
 
@@ -113,50 +120,81 @@ function validateTransfer(state: State, command: TransferCreate): ResultCode {
   }
   if (command.timeoutMs > PENDING_TIMEOUT_MS_MAX) return ResultCode.TIMEOUT_INVALID;
   if (!command.pending && command.timeoutMs !== 0) return ResultCode.TIMEOUT_INVALID;
-  if (command.pending && state.pendingIds.size >= PENDING_TRANSFERS_MAX) {
+  if (command.pending && state.pendingSlots.size >= PENDING_TRANSFERS_MAX) {
     return ResultCode.PENDING_LIMIT_REACHED;
   }
   return ResultCode.OK;
 }
 
+const noRow: Row = {};
+const noConditions: readonly Condition[] = [];
+const floorCondition = { kind: "floor" as const, column: "available", minimum: 0n };
+
+/** The reused operations of a transfer: filled by transferOperations, one transfer at a time. */
+const scratch = {
+  floor: floorCondition,
+  withFloor: [floorCondition] as readonly Condition[],
+  debitPosted: { balance: 0n, available: 0n },
+  debitReserved: { reserved: 0n, available: 0n },
+  creditPosted: { balance: 0n, available: 0n },
+  debit: {
+    kind: "update" as const,
+    table: ACCOUNTS,
+    key: "",
+    increment: {} as Readonly<Record<string, bigint>>,
+    conditions: noConditions,
+  },
+  credit: { kind: "update" as const, table: ACCOUNTS, key: "", increment: {} },
+  // A pending transfer does not touch the credit account's balances, but the account must
+  // exist when the funds are reserved.
+  creditExists: {
+    kind: "read" as const,
+    table: ACCOUNTS,
+    key: "",
+    conditions: [{ kind: "exists" }] as readonly Condition[],
+  },
+  insert: { kind: "insert" as const, table: TRANSFERS, key: "", values: noRow },
+};
+const postedOperations: readonly Operation[] = [scratch.debit, scratch.credit, scratch.insert];
+const pendingOperations: readonly Operation[] = [
+  scratch.debit,
+  scratch.creditExists,
+  scratch.insert,
+];
+
 /** The debit (with its floor), the credit, and the transfer row itself. */
-function transferOperations(state: State, command: TransferCreate, transfer: Row): Operation[] {
+function transferOperations(
+  state: State,
+  command: TransferCreate,
+  transfer: Row,
+): readonly Operation[] {
   const amount = command.amount;
-  const debit = state.table(ACCOUNTS).get(command.debitId);
-  const floor = debit?.floor;
-  const conditions: Condition[] =
-    typeof floor === "bigint" ? [{ kind: "floor", column: "available", minimum: floor }] : [];
-  const debitIncrement = command.pending
-    ? { reserved: amount, available: -amount }
-    : { balance: -amount, available: -amount };
-  const operations: Operation[] = [
-    {
-      kind: "update",
-      table: ACCOUNTS,
-      key: command.debitId,
-      increment: debitIncrement,
-      conditions,
-    },
-  ];
-  if (!command.pending) {
-    operations.push({
-      kind: "update",
-      table: ACCOUNTS,
-      key: command.creditId,
-      increment: { balance: amount, available: amount },
-    });
-  } else {
-    // A pending transfer does not touch the credit account's balances, but the account
-    // must exist when the funds are reserved.
-    operations.push({
-      kind: "read",
-      table: ACCOUNTS,
-      key: command.creditId,
-      conditions: [{ kind: "exists" }],
-    });
+  const negated = -amount;
+  const debitSlot = state.accounts.find(command.debitId);
+  const floor = debitSlot < 0 ? null : state.accounts.valueAt(debitSlot, "floor");
+  scratch.debit.key = command.debitId;
+  scratch.debit.conditions = noConditions;
+  if (typeof floor === "bigint") {
+    scratch.floor.minimum = floor;
+    scratch.debit.conditions = scratch.withFloor;
   }
-  operations.push({ kind: "insert", table: TRANSFERS, key: command.id, values: transfer });
-  return operations;
+  scratch.insert.key = command.id;
+  scratch.insert.values = transfer;
+  if (command.pending) {
+    scratch.debitReserved.reserved = amount;
+    scratch.debitReserved.available = negated;
+    scratch.debit.increment = scratch.debitReserved;
+    scratch.creditExists.key = command.creditId;
+    return pendingOperations;
+  }
+  scratch.debitPosted.balance = negated;
+  scratch.debitPosted.available = negated;
+  scratch.debit.increment = scratch.debitPosted;
+  scratch.creditPosted.balance = amount;
+  scratch.creditPosted.available = amount;
+  scratch.credit.key = command.creditId;
+  scratch.credit.increment = scratch.creditPosted;
+  return postedOperations;
 }
 
 function transferFailureCode(code: ResultCode, operationIndex: number): ResultCode {
@@ -174,9 +212,14 @@ function transferFailureCode(code: ResultCode, operationIndex: number): ResultCo
 
 /** The first outcome of a transfer id seen before, or undefined for a new id. */
 function storedTransferOutcome(state: State, command: TransferCreate): CommandResult | undefined {
-  const stored =
-    state.table(TRANSFERS).get(command.id) ?? state.table(TRANSFER_FAILURES).get(command.id);
-  if (stored === undefined) return undefined;
+  let stored: Row;
+  const slot = state.transfers.find(command.id);
+  if (slot >= 0) stored = state.transfers.rowAt(slot);
+  else {
+    const failed = state.failures.find(command.id);
+    if (failed < 0) return undefined;
+    stored = state.failures.rowAt(failed);
+  }
   const same =
     stored.debit === command.debitId &&
     stored.credit === command.creditId &&
@@ -206,34 +249,60 @@ function recordFailure(state: State, command: TransferCreate, code: ResultCode):
     timeoutMs: BigInt(command.timeoutMs),
     origin: command.origin,
     code: BigInt(code),
-    createdAtMs: BigInt(state.timestampMs),
+    createdAtMs: state.timestampBigintMs,
   };
   const outcome = run(state, [
     { kind: "insert", table: TRANSFER_FAILURES, key: command.id, values: row },
   ]);
-  assert(outcome.code === ResultCode.OK, "failure insert after existence check");
+  assert(outcome === ResultCode.OK, "failure insert after existence check");
   return { code, row };
 }
 
-/** Posts or voids a pending transfer; `resolution` "expired" is the timeout path. */
+/** Posts or voids a pending transfer by id. */
 export function resolvePending(
   state: State,
   pendingId: string,
-  resolution: "posted" | "voided" | "expired",
+  resolution: "posted" | "voided",
 ): CommandResult {
   if (!isValidId(pendingId)) return { code: ResultCode.ID_INVALID };
-  const transfer = state.table(TRANSFERS).get(pendingId);
-  if (transfer === undefined) return { code: ResultCode.PENDING_NOT_FOUND };
+  const slot = state.transfers.find(pendingId);
+  if (slot < 0) return { code: ResultCode.PENDING_NOT_FOUND };
+  return resolveSlot(state, slot, resolution);
+}
+
+/** Posts, voids or (resolution "expired", the timeout path) expires the transfer at `slot`. */
+function resolveSlot(
+  state: State,
+  slot: number,
+  resolution: "posted" | "voided" | "expired",
+): CommandResult {
+  const transfers = state.transfers;
+  const transfer = transfers.rowAt(slot);
   if (transfer.pending !== true) return { code: ResultCode.NOT_PENDING, row: transfer };
   const current = transfer.state as TransferState;
   if (current !== "pending") return alreadyResolved(current, resolution, transfer);
+  const code = run(state, resolveOperations(state, transfer, resolution));
+  if (code !== ResultCode.OK) {
+    // Accounts are never deleted, so the only way to fail is a credit balance overflow.
+    assert(code === ResultCode.OVERFLOW, `unexpected resolve failure ${code}`);
+    return { code, row: transfer };
+  }
+  state.untrackPending(slot);
+  return { code: ResultCode.OK, row: transfers.rowAt(slot) };
+}
+
+function resolveOperations(
+  state: State,
+  transfer: Row,
+  resolution: "posted" | "voided" | "expired",
+): Operation[] {
   const amount = transfer.amount as bigint;
   const operations: Operation[] = [
     {
       kind: "update",
       table: TRANSFERS,
-      key: pendingId,
-      set: { state: resolution, resolvedAtMs: BigInt(state.timestampMs) },
+      key: transfer.id as string,
+      set: { state: resolution, resolvedAtMs: state.timestampBigintMs },
       conditions: [{ kind: "compare", column: "state", operator: "eq", value: "pending" }],
     },
   ];
@@ -261,14 +330,7 @@ export function resolvePending(
       increment: { reserved: -amount, available: amount },
     });
   }
-  const outcome = run(state, operations);
-  if (outcome.code !== ResultCode.OK) {
-    // Accounts are never deleted, so the only way to fail is a credit balance overflow.
-    assert(outcome.code === ResultCode.OVERFLOW, `unexpected resolve failure ${outcome.code}`);
-    return { code: outcome.code, row: transfer };
-  }
-  state.untrackPending(pendingId);
-  return { code: ResultCode.OK, row: state.table(TRANSFERS).get(pendingId) as Row };
+  return operations;
 }
 
 function alreadyResolved(
@@ -285,8 +347,9 @@ function alreadyResolved(
 /** TiMPE's phase 2: finish every pending TiMPE transfer, oldest first. */
 export function processTimpe(state: State): CommandResult {
   const processed: { id: string; code: ResultCode }[] = [];
-  for (const id of [...state.timpePendingIds]) {
-    processed.push({ id, code: resolvePending(state, id, "posted").code });
+  for (const slot of [...state.timpePendingSlots]) {
+    const id = state.transfers.keyAt(slot);
+    processed.push({ id, code: resolveSlot(state, slot, "posted").code });
   }
   return { code: ResultCode.OK, processed };
 }
@@ -297,8 +360,8 @@ export function expirePending(state: State, nowMs: number): number {
   for (let top = state.deadlines.peek(); top !== undefined; top = state.deadlines.peek()) {
     if (top.deadlineMs > nowMs) break;
     state.deadlines.pop();
-    if (!state.pendingIds.has(top.id)) continue;
-    const result = resolvePending(state, top.id, "expired");
+    if (!state.pendingSlots.has(top.slot)) continue;
+    const result = resolveSlot(state, top.slot, "expired");
     assert(result.code === ResultCode.OK, "an open pending transfer can always expire");
     expiredCount++;
   }
@@ -308,20 +371,20 @@ export function expirePending(state: State, nowMs: number): number {
 export function createAsset(state: State, id: string, value: bigint): CommandResult {
   if (!isValidId(id)) return { code: ResultCode.ID_INVALID };
   const row: Row = { id, value, updates: 0n };
-  const outcome = run(state, [{ kind: "insert", table: ASSETS, key: id, values: row }]);
-  if (outcome.code === ResultCode.ROW_EXISTS) {
-    return { code: ResultCode.ASSET_EXISTS, row: state.table(ASSETS).get(id) as Row };
+  const code = run(state, [{ kind: "insert", table: ASSETS, key: id, values: row }]);
+  if (code === ResultCode.ROW_EXISTS) {
+    return { code: ResultCode.ASSET_EXISTS, row: state.assets.rowAt(state.assets.find(id)) };
   }
-  assert(outcome.code === ResultCode.OK, "asset insert");
+  assert(code === ResultCode.OK, "asset insert");
   return { code: ResultCode.OK, row };
 }
 
 export function updateAsset(state: State, id: string, delta: bigint): CommandResult {
   if (!isValidId(id)) return { code: ResultCode.ID_INVALID };
-  const outcome = run(state, [
+  const code = run(state, [
     { kind: "update", table: ASSETS, key: id, increment: { value: delta, updates: 1n } },
   ]);
-  if (outcome.code === ResultCode.ROW_NOT_FOUND) return { code: ResultCode.ASSET_NOT_FOUND };
-  if (outcome.code !== ResultCode.OK) return { code: outcome.code };
-  return { code: ResultCode.OK, row: state.table(ASSETS).get(id) as Row };
+  if (code === ResultCode.ROW_NOT_FOUND) return { code: ResultCode.ASSET_NOT_FOUND };
+  if (code !== ResultCode.OK) return { code };
+  return { code: ResultCode.OK, row: state.assets.rowAt(state.assets.find(id)) };
 }

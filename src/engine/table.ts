@@ -1,84 +1,141 @@
-// A table: rows by primary key, in insertion order, plus the secondary indexes declared when
-// the table was created. Every write goes through write() or remove(), which keep the indexes
-// exact; that is the only place index maintenance happens, so an index can never disagree
-// with its rows (CloudTPS's index tables, maintained inside the same transactions).
+// The storage contract the transaction executor (txn.ts) works on, and its undo log.
 //
-// An index maps a column value to the primary keys holding it. Values are used as Map keys
-// directly: Map compares with SameValueZero, which keeps the string "1", the integer 1n and
-// true apart, so no per-write key string has to be built. Null is not indexed.
-import { assert } from "../stdx/index.ts";
+// A table holds rows by primary key, in insertion order, with the secondary indexes declared
+// when it was created. Two implementations:
+//   ObjectTable (object-table.ts)  users' tables: any columns, each row an immutable object
+//   ColumnTable (column-table.ts)  the ledger's system tables: a fixed schema stored in
+//                                  typed columns, rows materialized only for reads
+// The executor addresses a row by its slot, a number the table returns from find(). A slot
+// stays valid until that row is removed; the executor holds one only within one operation.
+//
+// Every write records how to revert it in an UndoLog: (table, slot, column, previous value)
+// for a column write, or whatever the table needs for a whole row. Rolling back replays the
+// entries newest first through the table that recorded them, which restores every row,
+// column and index exactly (for ObjectTable, exactly as a Map of rows would: see its header).
+import type { BytesWriter } from "../stdx/index.ts";
+import type { ResultCode } from "./results.ts";
 import type { Row, Value } from "./values.ts";
 
-type Index = Map<Value, Set<string>>;
+/** A whole-row undo record of an ObjectTable: the row `key` held before (undefined: none). */
+export interface RowUndo {
+  readonly key: string;
+  readonly row: Row | undefined;
+}
 
-export class Table {
+export type UndoValue = Value | RowUndo;
+
+export interface Table {
   readonly name: string;
   readonly indexedColumns: readonly string[];
-  readonly rows = new Map<string, Row>();
-  readonly #indexes: readonly { readonly column: string; readonly index: Index }[];
-
-  constructor(name: string, indexedColumns: readonly string[]) {
-    this.name = name;
-    this.indexedColumns = indexedColumns;
-    this.#indexes = indexedColumns.map((column) => ({ column, index: new Map() }));
-  }
-
-  get(key: string): Row | undefined {
-    return this.rows.get(key);
-  }
-
-  /** Inserts or replaces the row at `key`. */
-  put(key: string, row: Row): void {
-    this.write(key, this.rows.get(key), row);
-  }
-
+  /** Rows stored. */
+  readonly size: number;
+  /** The slot of the row at `key`, or -1 when there is none. */
+  find(key: string): number;
+  keyAt(slot: number): string;
+  /** `column` of the row at `slot`, read as `row[column] ?? null` would on a Row object. */
+  valueAt(slot: number, column: string): Value;
+  /** The row at `slot`. Callers must not change it; it does not follow later writes. */
+  rowAt(slot: number): Row;
+  /** Adds a row at a key that must be absent; returns its slot. May keep `values` as the row. */
+  insert(key: string, values: Row, undo: UndoLog): number;
   /**
-   * Stores `row` at `key`, where the caller already looked up `previous`, the row the key
-   * holds now (undefined: none). Saves the second lookup on the transaction path.
+   * Applies `set`, then `increment`, to the row at `slot`. A failure code (NOT_A_NUMBER,
+   * OVERFLOW) may leave part of the update applied: the caller rolls the undo log back.
    */
-  write(key: string, previous: Row | undefined, row: Row): void {
-    this.rows.set(key, row);
-    for (const { column, index } of this.#indexes) {
-      const value = row[column] ?? null;
-      const valuePrevious = previous === undefined ? null : (previous[column] ?? null);
-      if (value === valuePrevious) continue;
-      if (valuePrevious !== null) unindex(index, valuePrevious, key);
-      if (value !== null) {
-        const keys = index.get(value);
-        if (keys === undefined) index.set(value, new Set([key]));
-        else keys.add(key);
-      }
-    }
-  }
-
-  remove(key: string): void {
-    const previous = this.rows.get(key);
-    assert(previous !== undefined, "remove of a missing row");
-    for (const { column, index } of this.#indexes) {
-      const valuePrevious = previous[column] ?? null;
-      if (valuePrevious !== null) unindex(index, valuePrevious, key);
-    }
-    this.rows.delete(key);
-  }
-
-  /** Primary keys of rows whose `column` equals `value`, in insertion order. */
-  lookup(column: string, value: Value): ReadonlySet<string> {
-    const entry = this.#indexes.find((candidate) => candidate.column === column);
-    assert(entry !== undefined, `column ${column} of ${this.name} is not indexed`);
-    if (value === null) return emptySet;
-    return entry.index.get(value) ?? emptySet;
-  }
-
-  isIndexed(column: string): boolean {
-    return this.indexedColumns.includes(column);
-  }
+  update(
+    slot: number,
+    set: Row | undefined,
+    increment: Readonly<Record<string, bigint>> | undefined,
+    undo: UndoLog,
+  ): ResultCode;
+  remove(slot: number, undo: UndoLog): void;
+  /** Reverts one entry this table pushed onto an undo log. */
+  undo(slot: number, column: number, previous: UndoValue): void;
+  isIndexed(column: string): boolean;
+  /**
+   * Slots of the rows whose indexed `column` equals `value`, in insertion order; collection
+   * stops once `count` slots are found (`slots.length >= count`, so NaN means all).
+   */
+  lookup(column: string, value: Value, count: number): number[];
+  /** Writes the row count, then every row as key + encodeRow, in insertion order. */
+  encodeRows(writer: BytesWriter): void;
+  /** Adds or replaces a row read from a snapshot; throws a CORRUPT TxgridError if it cannot. */
+  load(key: string, row: Row): void;
 }
 
-function unindex(index: Index, value: Value, key: string): void {
-  const keys = index.get(value);
-  assert(keys?.has(key) === true, "index is missing a row it should hold");
-  keys.delete(key);
-  if (keys.size === 0) index.delete(value);
-}
+const undoEntriesInitial = 64;
 
-const emptySet: ReadonlySet<string> = new Set();
+/**
+ * The undo log of the running transaction, in parallel arrays that are reused from one
+ * transaction to the next, so recording an entry allocates nothing once they have grown.
+ * Previous integers go to a BigInt64Array: keeping them as bigint values would allocate one
+ * heap object per column a transfer updates.
+ */
+export class UndoLog {
+  readonly #tables: Table[] = [];
+  readonly #values: UndoValue[] = [];
+  #slots = new Int32Array(undoEntriesInitial);
+  #columns = new Int32Array(undoEntriesInitial);
+  #integers = new BigInt64Array(undoEntriesInitial);
+  /** 1 when the entry's previous value is in #integers. */
+  #isInteger = new Uint8Array(undoEntriesInitial);
+  #length = 0;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(table: Table, slot: number, column: number, previous: UndoValue): void {
+    const at = this.#entry(table, slot, column);
+    this.#values[at] = previous;
+    this.#isInteger[at] = 0;
+  }
+
+  /** push() for a previous value that is an integer. */
+  pushInteger(table: Table, slot: number, column: number, previous: bigint): void {
+    const at = this.#entry(table, slot, column);
+    this.#integers[at] = previous;
+    this.#isInteger[at] = 1;
+  }
+
+  /** Reverts every entry, newest first, and empties the log. */
+  rollback(): void {
+    for (let at = this.#length - 1; at >= 0; at--) {
+      const previous =
+        this.#isInteger[at] === 1 ? (this.#integers[at] as bigint) : (this.#values[at] ?? null);
+      const table = this.#tables[at] as Table;
+      table.undo(this.#slots[at] as number, this.#columns[at] as number, previous);
+    }
+    this.#length = 0;
+  }
+
+  /** Forgets every entry: the transaction committed. */
+  clear(): void {
+    this.#length = 0;
+  }
+
+  #entry(table: Table, slot: number, column: number): number {
+    const at = this.#length++;
+    if (at === this.#slots.length) this.#grow();
+    this.#tables[at] = table;
+    this.#slots[at] = slot;
+    this.#columns[at] = column;
+    return at;
+  }
+
+  #grow(): void {
+    const capacity = this.#slots.length * 2;
+    const slots = new Int32Array(capacity);
+    slots.set(this.#slots);
+    this.#slots = slots;
+    const columns = new Int32Array(capacity);
+    columns.set(this.#columns);
+    this.#columns = columns;
+    const integers = new BigInt64Array(capacity);
+    integers.set(this.#integers);
+    this.#integers = integers;
+    const isInteger = new Uint8Array(capacity);
+    isInteger.set(this.#isInteger);
+    this.#isInteger = isInteger;
+  }
+}

@@ -6,14 +6,20 @@
 // are returned. Nothing here performs I/O or reads a clock; given the same tables and the
 // same list it always produces the same result.
 //
+// The executor works on the Table contract (table.ts), so the same code runs users' generic
+// transactions on object tables and the ledger's transfers on the column tables. It keeps no
+// reference to an operation, its conditions, set or increment once execute() returns (an
+// insert's `values` may become the stored row of an object table), so the ledger can reuse
+// the same operation objects for every transfer instead of allocating them.
+//
 // Conditions:  exists | absent            -> the row before this operation's effect
 //              compare column op value    -> the row before this operation's effect
 //              floor column >= minimum    -> the row after this operation's effect
 import { TXN_OPERATIONS_MAX } from "../constants.ts";
 import { assert, unreachable } from "../stdx/index.ts";
 import { ResultCode } from "./results.ts";
-import type { Table } from "./table.ts";
-import { compareValues, isInInt64Range, type Row, type Value } from "./values.ts";
+import { type Table, UndoLog } from "./table.ts";
+import { compareValues, type Row, type Value } from "./values.ts";
 
 export type CompareOperator = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 
@@ -57,144 +63,132 @@ export type Operation =
       readonly conditions?: readonly Condition[];
     };
 
-export type TxnOutcome =
-  | { readonly code: typeof ResultCode.OK; readonly rows: readonly (Row | null)[] }
-  | { readonly code: ResultCode; readonly operationIndex: number };
+// Module-local copies: V8 reads an imported binding through a cell at every use.
+const { OK, TABLE_NOT_FOUND, ROW_EXISTS, ROW_NOT_FOUND, FLOOR_VIOLATED, CONDITION_FAILED } =
+  ResultCode;
 
 /** Resolves a table name for the executor; undefined when the table does not exist. */
 export type TableResolver = (name: string) => Table | undefined;
 
-interface UndoEntry {
-  readonly table: Table;
-  readonly key: string;
-  readonly previous: Row | undefined;
-}
+export class TxnExecutor {
+  readonly #resolve: TableResolver;
+  readonly #undo = new UndoLog();
+  #failedIndex = -1;
+  #effectCode: ResultCode = OK;
 
-/**
- * Runs `operations` against the tables. On success every effect is in place and `rows`
- * holds, per operation, the row it read or wrote (null for a delete). On failure nothing
- * changed.
- */
-export function executeTxn(resolve: TableResolver, operations: readonly Operation[]): TxnOutcome {
-  assert(operations.length <= TXN_OPERATIONS_MAX, "transaction longer than TXN_OPERATIONS_MAX");
-  const undo: UndoEntry[] = [];
-  const rows: (Row | null)[] = [];
-  for (let index = 0; index < operations.length; index++) {
-    const operation = operations[index] as Operation;
-    const table = resolve(operation.table);
-    if (table === undefined) return rollback(undo, ResultCode.TABLE_NOT_FOUND, index);
-    const previous = table.get(operation.key);
-    const before = checkConditions(operation.conditions, previous, "before");
-    if (before !== ResultCode.OK) return rollback(undo, before, index);
-    const applied = applyEffect(table, operation, previous, undo);
-    if (applied.code !== ResultCode.OK) return rollback(undo, applied.code, index);
-    const after = checkConditions(operation.conditions, applied.row ?? undefined, "after");
-    if (after !== ResultCode.OK) return rollback(undo, after, index);
-    rows.push(applied.row);
+  constructor(resolve: TableResolver) {
+    this.#resolve = resolve;
   }
-  return { code: ResultCode.OK, rows };
-}
 
-function rollback(undo: UndoEntry[], code: ResultCode, operationIndex: number): TxnOutcome {
-  assert(code !== ResultCode.OK, "rollback needs a failure code");
-  for (let index = undo.length - 1; index >= 0; index--) {
-    const entry = undo[index] as UndoEntry;
-    if (entry.previous === undefined) entry.table.remove(entry.key);
-    else entry.table.put(entry.key, entry.previous);
+  /** After execute() failed: the index of the operation that failed. */
+  get failedIndex(): number {
+    return this.#failedIndex;
   }
-  return { code, operationIndex };
-}
 
-interface Applied {
-  readonly code: ResultCode;
-  readonly row: Row | null;
-}
-
-function applyEffect(
-  table: Table,
-  operation: Operation,
-  previous: Row | undefined,
-  undo: UndoEntry[],
-): Applied {
-  switch (operation.kind) {
-    case "read":
-      if (previous === undefined) return { code: ResultCode.OK, row: null };
-      return { code: ResultCode.OK, row: previous };
-    case "insert": {
-      if (previous !== undefined) return { code: ResultCode.ROW_EXISTS, row: null };
-      undo.push({ table, key: operation.key, previous });
-      table.write(operation.key, undefined, operation.values);
-      return { code: ResultCode.OK, row: operation.values };
+  /**
+   * Runs `operations`. On OK every effect is in place and, when `rows` is given, it received
+   * per operation the row it read or wrote (null for a delete or a missing row). On failure
+   * nothing changed and failedIndex names the operation.
+   */
+  execute(operations: readonly Operation[], rows: (Row | null)[] | null): ResultCode {
+    assert(operations.length <= TXN_OPERATIONS_MAX, "transaction longer than TXN_OPERATIONS_MAX");
+    assert(this.#undo.length === 0, "transactions do not nest");
+    for (let index = 0; index < operations.length; index++) {
+      const code = this.#step(operations[index] as Operation, rows);
+      if (code !== OK) {
+        this.#undo.rollback();
+        this.#failedIndex = index;
+        return code;
+      }
     }
-    case "update": {
-      if (previous === undefined) return { code: ResultCode.ROW_NOT_FOUND, row: null };
-      const next = updatedRow(previous, operation.set, operation.increment);
-      if (typeof next === "number") return { code: next, row: null };
-      undo.push({ table, key: operation.key, previous });
-      table.write(operation.key, previous, next);
-      return { code: ResultCode.OK, row: next };
-    }
-    case "delete": {
-      if (previous === undefined) return { code: ResultCode.ROW_NOT_FOUND, row: null };
-      undo.push({ table, key: operation.key, previous });
-      table.remove(operation.key);
-      return { code: ResultCode.OK, row: null };
-    }
-    default:
-      return unreachable(operation);
+    this.#undo.clear();
+    this.#failedIndex = -1;
+    return OK;
   }
-}
 
-/** The row after `set` and then `increment`; a result code when an increment cannot apply. */
-function updatedRow(
-  previous: Row,
-  set: Row | undefined,
-  increment: Readonly<Record<string, bigint>> | undefined,
-): Row | ResultCode {
-  const next: Record<string, Value> = { ...previous, ...set };
-  if (increment !== undefined) {
-    for (const column in increment) {
-      const current = next[column] ?? 0n;
-      if (typeof current !== "bigint") return ResultCode.NOT_A_NUMBER;
-      const value = current + (increment[column] as bigint);
-      if (!isInInt64Range(value)) return ResultCode.OVERFLOW;
-      next[column] = value;
+  #step(operation: Operation, rows: (Row | null)[] | null): ResultCode {
+    const table = this.#resolve(operation.table);
+    if (table === undefined) return TABLE_NOT_FOUND;
+    const slot = table.find(operation.key);
+    const conditions = operation.conditions;
+    if (conditions !== undefined) {
+      const before = checkConditions(conditions, table, slot, false);
+      if (before !== OK) return before;
+    }
+    const slotAfter = this.#applyEffect(table, operation, slot);
+    if (slotAfter === effectFailed) return this.#effectCode;
+    if (conditions !== undefined) {
+      const after = checkConditions(conditions, table, slotAfter, true);
+      if (after !== OK) return after;
+    }
+    if (rows !== null) rows.push(slotAfter === noRow ? null : table.rowAt(slotAfter));
+    return OK;
+  }
+
+  /** The slot of the row after the effect, noRow for none, or effectFailed (#effectCode). */
+  #applyEffect(table: Table, operation: Operation, slot: number): number {
+    switch (operation.kind) {
+      case "read":
+        return slot;
+      case "insert":
+        if (slot !== noRow) return this.#fail(ROW_EXISTS);
+        return table.insert(operation.key, operation.values, this.#undo);
+      case "update": {
+        if (slot === noRow) return this.#fail(ROW_NOT_FOUND);
+        const code = table.update(slot, operation.set, operation.increment, this.#undo);
+        return code === OK ? slot : this.#fail(code);
+      }
+      case "delete":
+        if (slot === noRow) return this.#fail(ROW_NOT_FOUND);
+        table.remove(slot, this.#undo);
+        return noRow;
+      default:
+        return unreachable(operation);
     }
   }
-  return next;
+
+  #fail(code: ResultCode): number {
+    this.#effectCode = code;
+    return effectFailed;
+  }
 }
+
+/** The slot that stands for "no row". */
+const noRow = -1;
+const effectFailed = -2;
 
 function checkConditions(
-  conditions: readonly Condition[] | undefined,
-  row: Row | undefined,
-  phase: "before" | "after",
+  conditions: readonly Condition[],
+  table: Table,
+  slot: number,
+  isAfterPhase: boolean,
 ): ResultCode {
-  if (conditions === undefined) return ResultCode.OK;
-  for (const condition of conditions) {
+  for (let index = 0; index < conditions.length; index++) {
+    const condition = conditions[index] as Condition;
     const isAfter = condition.kind === "floor";
-    if (isAfter !== (phase === "after")) continue;
-    if (!conditionHolds(condition, row)) {
-      return condition.kind === "floor" ? ResultCode.FLOOR_VIOLATED : ResultCode.CONDITION_FAILED;
+    if (isAfter !== isAfterPhase) continue;
+    if (!conditionHolds(condition, table, slot)) {
+      return isAfter ? FLOOR_VIOLATED : CONDITION_FAILED;
     }
   }
-  return ResultCode.OK;
+  return OK;
 }
 
-function conditionHolds(condition: Condition, row: Row | undefined): boolean {
+function conditionHolds(condition: Condition, table: Table, slot: number): boolean {
   switch (condition.kind) {
     case "exists":
-      return row !== undefined;
+      return slot !== noRow;
     case "absent":
-      return row === undefined;
+      return slot === noRow;
     case "compare": {
-      if (row === undefined) return false;
-      const order = compareValues(row[condition.column] ?? null, condition.value);
+      if (slot === noRow) return false;
+      const order = compareValues(table.valueAt(slot, condition.column), condition.value);
       return compareHolds(condition.operator, order);
     }
     case "floor": {
       // A deleted row has no balance left to violate a floor.
-      if (row === undefined) return true;
-      const value = row[condition.column] ?? 0n;
+      if (slot === noRow) return true;
+      const value = table.valueAt(slot, condition.column) ?? 0n;
       return typeof value === "bigint" && value >= condition.minimum;
     }
     default:

@@ -2,12 +2,16 @@
 // the OpenAPI generator, and the route modules. Built once; nothing here runs per request
 // except the routes themselves and the error handler on failures.
 //
+// The app's own server (fastify's `serverFactory`) puts the fast path (fast-path.ts) in front of
+// fastify's router: the hot POST routes (hot-routes.ts) are answered there with the same
+// validator, answer functions and serializers, byte for byte the same answers.
+//
 // Guarantees: every answer is JSON in the envelope { status: "success", data } or
 // { status: "failed", code, msg } (except GET /probe_status, "OK" in text/plain, and GET /docs,
 // the OpenAPI document); a client error is never a 500; request bodies larger than
-// HTTP_BODY_BYTES_MAX are refused before they are parsed; there are no hooks and no per-request
-// logging on the hot routes. An AssertionFailure is answered with 500 and then rethrown so the
-// process crashes (docs/STYLE.md: a programmer error is never swallowed).
+// HTTP_BODY_BYTES_MAX are refused before they are parsed; there are no per-request hooks and
+// no per-request logging on the hot routes. An AssertionFailure is answered with 500 and then
+// rethrown so the process crashes (docs/STYLE.md: a programmer error is never swallowed).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fastifySwagger } from "@fastify/swagger";
 import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
@@ -22,8 +26,9 @@ import {
 } from "fastify";
 import { HTTP_BODY_BYTES_MAX } from "../../constants.ts";
 import type { Shard } from "../../shard/index.ts";
-import { AssertionFailure, ErrorCode } from "../../stdx/index.ts";
-import { translateError } from "./errors.ts";
+import { ErrorCode } from "../../stdx/index.ts";
+import { handleFailure } from "./errors.ts";
+import { FastPath, type JsonBodyParser } from "./fast-path.ts";
 import { registerTimpeRoutes } from "./timpe-routes.ts";
 import { registerAccountRoutes } from "./v1-accounts.ts";
 import { registerAdminRoutes } from "./v1-admin.ts";
@@ -43,10 +48,26 @@ export type HttpApp = FastifyInstance<
 export interface HttpAppOptions {
   /** Log server events and unexpected errors (never one line per request). */
   readonly logger: boolean;
+  /**
+   * Serve the hot routes through the fast path (fast-path.ts) on the app's own server;
+   * default true. False leaves every request to fastify (tests compare the two).
+   */
+  readonly fastPath?: boolean;
+}
+
+const fastPaths = new WeakMap<FastifyInstance, FastPath>();
+
+/** The fast path of an app built by buildHttpApp (null without one); tests read its counters. */
+export function fastPathOf(app: FastifyInstance): FastPath | null {
+  return fastPaths.get(app) ?? null;
 }
 
 export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInstance {
+  // Fastify builds its server in its constructor, so the fast path exists first; it learns its
+  // routes during registration and opens when the app is ready.
+  const fastPath = options.fastPath === false ? null : new FastPath();
   const app = fastify({
+    ...(fastPath === null ? {} : { serverFactory: fastPath.serverFactory }),
     logger: options.logger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: HTTP_BODY_BYTES_MAX,
@@ -82,9 +103,9 @@ export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInst
   // Routes are added inside a plugin so that the OpenAPI generator (registered above) sees them.
   app.register((instance, _options, done) => {
     const routes: HttpApp = instance.withTypeProvider<TypeBoxTypeProvider>();
-    registerTimpeRoutes(routes, shard);
+    const hotRoutes = registerTimpeRoutes(routes, shard);
     registerAccountRoutes(routes, shard);
-    registerTransferRoutes(routes, shard);
+    hotRoutes.push(...registerTransferRoutes(routes, shard));
     registerAssetRoutes(routes, shard);
     registerTableRoutes(routes, shard);
     registerAdminRoutes(routes, shard);
@@ -93,21 +114,35 @@ export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInst
       { schema: { summary: "This API as an OpenAPI 3 document", tags: ["admin"] } },
       () => routes.swagger(),
     );
+    if (fastPath !== null) {
+      fastPath.add(hotRoutes);
+      routes.addHook("onReady", (hookDone) => {
+        const parseJson = app.getDefaultJsonParser(
+          app.initialConfig.onProtoPoisoning ?? "error",
+          app.initialConfig.onConstructorPoisoning ?? "error",
+        ) as JsonBodyParser;
+        fastPath.prepare(routes.serializerCompiler, parseJson, app.log);
+        hookDone();
+      });
+    }
     done();
   });
+  // Fastify marks itself closing just before its preClose hooks run; from then on it answers
+  // every request itself (with `connection: close`), so the fast path steps aside.
+  if (fastPath !== null) {
+    fastPaths.set(app, fastPath);
+    app.addHook("preClose", (hookDone) => {
+      fastPath.close();
+      hookDone();
+    });
+  }
   return app;
 }
 
 function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const translated = translateError(error);
-  if (translated.unexpected) request.log.error({ err: error }, "request failed");
+  const translated = handleFailure(error, request.log);
   if (translated.retryAfterSeconds !== null) {
     reply.header("retry-after", String(translated.retryAfterSeconds));
   }
   reply.code(translated.statusCode).send(translated.body);
-  if (error instanceof AssertionFailure) {
-    setImmediate(() => {
-      throw error;
-    });
-  }
 }

@@ -31,23 +31,25 @@ export interface Refused<T> {
   data?: T;
 }
 
-export function engineReply<T>(
-  reply: FastifyReply,
+/** An answer before serialization: its status and the object the route's schema serializes. */
+export interface RouteAnswer<P = unknown> {
+  readonly statusCode: number;
+  readonly payload: P;
+}
+
+export function engineAnswer<T>(
   result: CommandResult,
   view: (row: Row) => T,
   createdStatus: 200 | 201,
-): Succeeded<T> | Refused<T> {
+): RouteAnswer<Succeeded<T> | Refused<T>> {
   const code = result.code;
   if (code === ResultCode.OK) {
     const data = view(must(result.row, "an applied command returns its row"));
     if (result.duplicate === true) {
-      reply.code(200);
-      return { status: "success", duplicate: true, data };
+      return { statusCode: 200, payload: { status: "success", duplicate: true, data } };
     }
-    reply.code(createdStatus);
-    return { status: "success", data };
+    return { statusCode: createdStatus, payload: { status: "success", data } };
   }
-  reply.code(resultStatus(code));
   const refused: Refused<T> = {
     status: "failed",
     code: resultName(code),
@@ -55,7 +57,18 @@ export function engineReply<T>(
   };
   if (result.duplicate === true) refused.duplicate = true;
   if (result.row !== undefined) refused.data = view(result.row);
-  return refused;
+  return { statusCode: resultStatus(code), payload: refused };
+}
+
+export function engineReply<T>(
+  reply: FastifyReply,
+  result: CommandResult,
+  view: (row: Row) => T,
+  createdStatus: 200 | 201,
+): Succeeded<T> | Refused<T> {
+  const answer = engineAnswer(result, view, createdStatus);
+  reply.code(answer.statusCode);
+  return answer.payload;
 }
 
 /**

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { FastifyInstance } from "fastify";
 import { Shard, type ShardOptions } from "../../shard/index.ts";
-import { buildHttpApp } from "./app.ts";
+import { buildHttpApp, type HttpAppOptions } from "./app.ts";
 
 export interface Harness {
   readonly shard: Shard;
@@ -13,9 +13,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function openHarness(options: Partial<ShardOptions> = {}): Promise<Harness> {
+export async function openHarness(
+  options: Partial<ShardOptions> = {},
+  appOptions: Partial<HttpAppOptions> = {},
+): Promise<Harness> {
   const shard = await Shard.open({ dir: null, fsyncPolicy: "batch", ...options });
-  const app = buildHttpApp(shard, { logger: false });
+  const app = buildHttpApp(shard, { logger: false, ...appOptions });
   return {
     shard,
     app,

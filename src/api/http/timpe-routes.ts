@@ -18,7 +18,9 @@ import type { Shard } from "../../shard/index.ts";
 import { must } from "../../stdx/index.ts";
 import type { HttpApp } from "./app.ts";
 import { badInput, HttpError, notFound, resultMessage } from "./errors.ts";
+import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
 import { parseTimpeAmount } from "./input.ts";
+import type { RouteAnswer } from "./replies.ts";
 import {
   PageQuery,
   success,
@@ -44,9 +46,10 @@ export function timpeUserId(nickname: string): string {
   return createHash("sha1").update(`salt${nickname}`, "utf8").digest("hex");
 }
 
-export function registerTimpeRoutes(app: HttpApp, shard: Shard): void {
+/** Registers every TiMPE route; returns the hot ones (for the fast path). */
+export function registerTimpeRoutes(app: HttpApp, shard: Shard): HotRoute[] {
   registerUserRoutes(app, shard);
-  registerTransactionRoutes(app, shard);
+  const hotRoutes = registerTransactionRoutes(app, shard);
   const processSchema = {
     tags,
     summary: "Phase 2: finish every pending TiMPE transaction",
@@ -66,6 +69,7 @@ export function registerTimpeRoutes(app: HttpApp, shard: Shard): void {
       reply.type("text/plain").send("OK");
     },
   );
+  return hotRoutes;
 }
 
 function registerUserRoutes(app: HttpApp, shard: Shard): void {
@@ -158,25 +162,22 @@ async function registerUser(shard: Shard, nickname: string, balanceNumber: numbe
   return { status: "success" as const, data: { id, nickname, balance } };
 }
 
-function registerTransactionRoutes(app: HttpApp, shard: Shard): void {
+function registerTransactionRoutes(app: HttpApp, shard: Shard): HotRoute[] {
   const engine = shard.engine;
   const phases = [
-    { path: "/transactions", pending: true, summary: "Phase 1: record a transfer durably" },
-    { path: "/transactions/immediately", pending: false, summary: "Both phases for one transfer" },
+    { url: "/transactions", pending: true, summary: "Phase 1: record a transfer durably" },
+    { url: "/transactions/immediately", pending: false, summary: "Both phases for one transfer" },
   ];
-  for (const { path, pending, summary } of phases) {
-    app.post(
-      path,
-      {
-        schema: {
-          tags,
-          summary,
-          body: TimpeTransferBody,
-          response: { 200: success(TimpeTransaction) },
-        },
-      },
-      (request) => createTimpeTransfer(shard, request.body, pending),
-    );
+  const routes: HotRoute[] = [];
+  for (const { url, pending, summary } of phases) {
+    const route = hotRoute({
+      url,
+      body: TimpeTransferBody,
+      response: timpeTransferReplies,
+      answer: (body) => createTimpeTransfer(shard, body as TimpeTransfer, pending),
+    });
+    registerHotRoute(app, route, { tags, summary });
+    routes.push(route);
   }
   app.get(
     "/transactions",
@@ -194,7 +195,10 @@ function registerTransactionRoutes(app: HttpApp, shard: Shard): void {
       return { status: "success" as const, data: rows.map(timpeTransactionView) };
     },
   );
+  return routes;
 }
+
+const timpeTransferReplies = { 200: success(TimpeTransaction) };
 
 interface TimpeTransfer {
   readonly sender: string;
@@ -203,29 +207,41 @@ interface TimpeTransfer {
   readonly id?: string;
 }
 
-async function createTimpeTransfer(shard: Shard, body: TimpeTransfer, pending: boolean) {
+/** Throws a refusal synchronously; otherwise the answer once the transfer is applied. */
+function createTimpeTransfer(
+  shard: Shard,
+  body: TimpeTransfer,
+  pending: boolean,
+): Promise<RouteAnswer> {
   const amount = parseTimpeAmount(body.amount);
   const id = body.id ?? randomUUID();
   // A client id seen before goes straight to the engine, which answers with its first outcome.
   if (body.id === undefined || shard.engine.transfer(id) === undefined) {
     checkTimpeTransfer(shard.engine, body.sender, body.recipient, amount);
   }
-  const result: CommandResult = await shard.submit({
-    kind: "transfer.create",
-    id,
-    debitId: body.sender,
-    creditId: body.recipient,
-    amount,
-    pending,
-    timeoutMs: 0,
-    origin: "timpe",
-  });
+  return shard
+    .submit({
+      kind: "transfer.create",
+      id,
+      debitId: body.sender,
+      creditId: body.recipient,
+      amount,
+      pending,
+      timeoutMs: 0,
+      origin: "timpe",
+    })
+    .then(timpeTransferAnswer);
+}
+
+function timpeTransferAnswer(result: CommandResult): RouteAnswer {
   if (result.code !== ResultCode.OK) throw timpeRefusal(result.code);
   const data: TimpeTransactionJson = timpeTransactionView(
     must(result.row, "an applied transfer has its row"),
   );
-  if (result.duplicate === true) return { status: "success" as const, duplicate: true, data };
-  return { status: "success" as const, data };
+  if (result.duplicate === true) {
+    return { statusCode: 200, payload: { status: "success", duplicate: true, data } };
+  }
+  return { statusCode: 200, payload: { status: "success", data } };
 }
 
 /** TiMPE's phase-1 checks, on the applied state (a refusal here logs nothing). */

@@ -7,14 +7,22 @@
 // What can be judged from the request alone (amount range, equal accounts, a timeout on a
 // non-pending transfer) is a 400 before logging, so it is never pinned and changes nothing.
 //
-// POST /v1/transfers is a hot route: one schema check, one submit, one compiled serializer.
+// POST /v1/transfers is a hot route (hot-routes.ts, served by the fast path on real sockets):
+// one schema check, one submit, one compiled serializer.
 import { Type } from "typebox";
-import { type Command, type Engine, ResultCode, type Row } from "../../engine/index.ts";
+import {
+  type Command,
+  type CommandResult,
+  type Engine,
+  ResultCode,
+  type Row,
+} from "../../engine/index.ts";
 import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
 import { badInput, badRequest, inItem, notFound, refusal } from "./errors.ts";
+import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
 import { parseAmount } from "./input.ts";
-import { engineReply, submitBatch } from "./replies.ts";
+import { engineAnswer, engineReply, type RouteAnswer, submitBatch } from "./replies.ts";
 import {
   BatchReply,
   failed,
@@ -38,28 +46,25 @@ const transferReplies = {
   422: failed(TransferView),
 };
 
-export function registerTransferRoutes(app: HttpApp, shard: Shard): void {
-  registerTransferWrites(app, shard);
+/** Registers the /v1 transfer routes; returns the hot one (for the fast path). */
+export function registerTransferRoutes(app: HttpApp, shard: Shard): HotRoute[] {
+  const hotRoutes = registerTransferWrites(app, shard);
   registerPendingRoutes(app, shard);
   registerTransferReads(app, shard.engine);
+  return hotRoutes;
 }
 
-function registerTransferWrites(app: HttpApp, shard: Shard): void {
-  app.post(
-    "/v1/transfers",
-    {
-      schema: {
-        tags,
-        summary: "Create a transfer (posted, or pending with an optional timeout)",
-        body: TransferBody,
-        response: transferReplies,
-      },
-    },
-    async (request, reply) => {
-      const result = await shard.submit(transferCommand(request.body));
-      return engineReply(reply, result, transferView, 201);
-    },
-  );
+function registerTransferWrites(app: HttpApp, shard: Shard): HotRoute[] {
+  const create = hotRoute({
+    url: "/v1/transfers",
+    body: TransferBody,
+    response: transferReplies,
+    answer: (body) => shard.submit(transferCommand(body as TransferInput)).then(transferAnswer),
+  });
+  registerHotRoute(app, create, {
+    tags,
+    summary: "Create a transfer (posted, or pending with an optional timeout)",
+  });
   app.post(
     "/v1/transfers/batch",
     {
@@ -77,6 +82,11 @@ function registerTransferWrites(app: HttpApp, shard: Shard): void {
       return submitBatch(shard, commands);
     },
   );
+  return [create];
+}
+
+function transferAnswer(result: CommandResult): RouteAnswer {
+  return engineAnswer(result, transferView, 201);
 }
 
 interface TransferInput {

@@ -1,0 +1,218 @@
+// Primary keys to slots for the column tables. Slots are dense and given in insertion order:
+// the n-th key inserted has slot n, and the only removal is of the newest key (the rollback
+// of an insert). Two implementations of the same contract, for two access patterns:
+//
+// HashKeyIndex  open addressing (linear probing) over one Int32Array of (hash, slot + 1)
+//               pairs, the keys in a plain array by slot. An insert allocates no Map entry
+//               and a probe for an absent key rarely leaves the pair array, which suits the
+//               transfers table: every transfer inserts a new id after checking it is new.
+//               Removing the newest key needs no tombstone: no key inserted earlier can have
+//               probed across its bucket, which was empty whenever an earlier key was placed.
+//               The load factor stays at or below 1/2.
+// MapKeyIndex   a Map from key to slot. V8 hashes strings natively and caches the hash in
+//               the string, so looking up keys that exist is cheaper than with a hash
+//               computed in JavaScript; it suits the accounts table, read on every transfer.
+//
+// Both remember the last two keys found: a transfer looks each of its accounts up again when
+// its debit and credit are written and when its row stores them.
+//
+// Hashing decides only where a key sits in a bucket array, never an order anyone observes, so
+// it has no effect on results, snapshots or digests. HashKeyIndex's hash (FNV-1a over UTF-16
+// code units with MurmurHash3's final mix) is not keyed: ids chosen to collide would slow its
+// probes, never change an answer.
+import { assert } from "../stdx/index.ts";
+
+export interface KeyIndex {
+  readonly size: number;
+  keyAt(slot: number): string;
+  /** The slot of `key`, or -1 when it is absent. */
+  find(key: string): number;
+  /** Adds `key`, which must be absent, at the next slot; returns that slot. */
+  insert(key: string): number;
+  /** Removes the newest key (the rollback of its insert). */
+  removeNewest(): void;
+}
+
+/** The slot-ordered keys and the two-entry memo both implementations share. */
+abstract class SlotKeys implements KeyIndex {
+  readonly #keys: string[] = [];
+  #recentKey0 = "";
+  #recentSlot0 = -1;
+  #recentKey1 = "";
+  #recentSlot1 = -1;
+
+  get size(): number {
+    return this.#keys.length;
+  }
+
+  keyAt(slot: number): string {
+    const key = this.#keys[slot];
+    assert(key !== undefined, "slot out of range");
+    return key;
+  }
+
+  find(key: string): number {
+    if (this.#recentSlot0 >= 0 && key === this.#recentKey0) return this.#recentSlot0;
+    if (this.#recentSlot1 >= 0 && key === this.#recentKey1) return this.#recentSlot1;
+    const slot = this.lookup(key);
+    if (slot >= 0) {
+      this.#recentKey1 = this.#recentKey0;
+      this.#recentSlot1 = this.#recentSlot0;
+      this.#recentKey0 = key;
+      this.#recentSlot0 = slot;
+    }
+    return slot;
+  }
+
+  insert(key: string): number {
+    const slot = this.#keys.length;
+    this.add(key, slot);
+    this.#keys.push(key);
+    return slot;
+  }
+
+  removeNewest(): void {
+    const slot = this.#keys.length - 1;
+    const key = this.#keys.pop();
+    assert(key !== undefined, "removeNewest on an empty index");
+    this.delete(key, slot);
+    if (this.#recentSlot0 === slot) this.#recentSlot0 = -1;
+    if (this.#recentSlot1 === slot) this.#recentSlot1 = -1;
+  }
+
+  protected abstract lookup(key: string): number;
+  /** Files `key`, which must be absent, under `slot`. */
+  protected abstract add(key: string, slot: number): void;
+  /** Unfiles `key`, the newest key, from `slot`. */
+  protected abstract delete(key: string, slot: number): void;
+}
+
+export class MapKeyIndex extends SlotKeys {
+  readonly #slots = new Map<string, number>();
+
+  protected lookup(key: string): number {
+    return this.#slots.get(key) ?? -1;
+  }
+
+  protected add(key: string, slot: number): void {
+    assert(!this.#slots.has(key), "key inserted twice");
+    this.#slots.set(key, slot);
+  }
+
+  protected delete(key: string, slot: number): void {
+    assert(this.#slots.get(key) === slot, "newest key not filed under its slot");
+    this.#slots.delete(key);
+  }
+}
+
+const pairsInitial = 16;
+const empty = 0;
+
+export class HashKeyIndex extends SlotKeys {
+  /** Per bucket: [hash, slot + 1]; slot + 1 === 0 marks an empty bucket. */
+  #pairs = new Int32Array(pairsInitial * 2);
+  #count = 0;
+  // The empty bucket where the last lookup of an absent key ended: an insert checks that its
+  // key is absent first (the executor's insert does), so the insert places it there without
+  // probing again. Any change to the buckets forgets it.
+  #absentKey = "";
+  #absentBucket = -1;
+
+  protected lookup(key: string): number {
+    const pairs = this.#pairs;
+    const mask = (pairs.length >> 1) - 1;
+    const hash = hashKey(key);
+    for (let bucket = hash & mask; ; bucket = (bucket + 1) & mask) {
+      const entry = pairs[bucket * 2 + 1] as number;
+      if (entry === empty) {
+        this.#absentKey = key;
+        this.#absentBucket = bucket;
+        return -1;
+      }
+      if (pairs[bucket * 2] === hash && this.keyAt(entry - 1) === key) return entry - 1;
+    }
+  }
+
+  protected add(key: string, slot: number): void {
+    if (key !== this.#absentKey || this.#absentBucket < 0) {
+      assert(this.lookup(key) === -1, "key inserted twice");
+    }
+    let bucket = this.#absentBucket;
+    this.#absentBucket = -1;
+    if ((this.#count + 1) * 4 > this.#pairs.length) {
+      this.#grow();
+      bucket = this.#emptyBucket(hashKey(key));
+    }
+    this.#pairs[bucket * 2] = hashKey(key);
+    this.#pairs[bucket * 2 + 1] = slot + 1;
+    this.#count++;
+  }
+
+  protected delete(key: string, slot: number): void {
+    const pairs = this.#pairs;
+    const mask = (pairs.length >> 1) - 1;
+    let bucket = hashKey(key) & mask;
+    while (pairs[bucket * 2 + 1] !== slot + 1) {
+      assert(pairs[bucket * 2 + 1] !== empty, "newest key missing from its probe chain");
+      bucket = (bucket + 1) & mask;
+    }
+    pairs[bucket * 2 + 1] = empty;
+    this.#count--;
+    this.#absentBucket = -1;
+  }
+
+  /** The first empty bucket of the probe sequence of `hash`. */
+  #emptyBucket(hash: number): number {
+    const pairs = this.#pairs;
+    const mask = (pairs.length >> 1) - 1;
+    let bucket = hash & mask;
+    while (pairs[bucket * 2 + 1] !== empty) bucket = (bucket + 1) & mask;
+    return bucket;
+  }
+
+  #grow(): void {
+    const old = this.#pairs;
+    this.#pairs = new Int32Array(old.length * 2);
+    for (let at = 0; at < old.length; at += 2) {
+      const entry = old[at + 1] as number;
+      if (entry === empty) continue;
+      const bucket = this.#emptyBucket(old[at] as number);
+      this.#pairs[bucket * 2] = old[at] as number;
+      this.#pairs[bucket * 2 + 1] = entry;
+    }
+  }
+}
+
+// The ledger looks the same transfer id up in two tables and then inserts it, so the last
+// key's hash is remembered (a pure cache: the same key always gets the same hash).
+let hashedKeyLast = "";
+let hashLast = mixedHash("");
+
+/** A 32-bit hash of `key`; equal strings get equal hashes. */
+export function hashKey(key: string): number {
+  if (key === hashedKeyLast) return hashLast;
+  hashedKeyLast = key;
+  hashLast = mixedHash(key);
+  return hashLast;
+}
+
+function mixedHash(key: string): number {
+  let hash = 0x811c9dc5 | 0;
+  for (let index = 0; index < key.length; index++) {
+    hash = Math.imul(hash ^ key.charCodeAt(index), 0x01000193);
+  }
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return hash ^ (hash >>> 16);
+}
+
+/** A copy of `array` with room for at least `lengthMin` elements (doubling). */
+export function grownInt32(array: Int32Array, lengthMin: number): Int32Array<ArrayBuffer> {
+  let length = Math.max(array.length * 2, 8);
+  while (length < lengthMin) length *= 2;
+  const grown = new Int32Array(length);
+  grown.set(array);
+  return grown;
+}
