@@ -92,11 +92,13 @@ export class HistoryIndex implements ColumnIndex {
   #heads = new Int32Array(0);
   /** Per column, per row: previous row of the same target + 1; 0 at the end. */
   #links: Int32Array[];
+  readonly #targets: Int32Array;
 
   constructor(columns: readonly string[]) {
     assert(columns.length > 0, "a history index needs a column");
     this.columns = columns;
     this.#links = columns.map(() => new Int32Array(0));
+    this.#targets = new Int32Array(columns.length);
   }
 
   attach(table: ColumnReader): void {
@@ -106,8 +108,9 @@ export class HistoryIndex implements ColumnIndex {
   }
 
   add(slot: number): void {
-    for (let index = 0; index < this.#refs.length; index++) {
-      const target = this.#linkedTarget(slot, index);
+    const targets = this.#targetsOf(slot);
+    for (let index = 0; index < targets.length; index++) {
+      const target = targets[index] as number;
       if (target < 0) continue;
       if (target >= this.#heads.length) this.#heads = grownInt32(this.#heads, target + 1);
       let links = this.#links[index] as Int32Array;
@@ -121,8 +124,9 @@ export class HistoryIndex implements ColumnIndex {
   }
 
   removeNewest(slot: number): void {
-    for (let index = this.#refs.length - 1; index >= 0; index--) {
-      const target = this.#linkedTarget(slot, index);
+    const targets = this.#targetsOf(slot);
+    for (let index = targets.length - 1; index >= 0; index--) {
+      const target = targets[index] as number;
       if (target < 0) continue;
       assert(this.#heads[target] === slot + 1, "newest row is not at the head of its list");
       this.#heads[target] = (this.#links[index] as Int32Array)[slot] as number;
@@ -158,13 +162,20 @@ export class HistoryIndex implements ColumnIndex {
     return takeFirst(found.reverse(), count);
   }
 
-  /** The target of column `index` at `slot`; -1 when an earlier column names it already. */
-  #linkedTarget(slot: number, index: number): number {
-    const target = this.#refAt(slot, index);
-    for (let earlier = 0; earlier < index; earlier++) {
-      if (this.#refAt(slot, earlier) === target) return -1;
+  /**
+   * Per column, the target it links `slot` into: its ref, or -1 when an earlier column names
+   * the same target. Written into one reused array (each ref is read once).
+   */
+  #targetsOf(slot: number): Int32Array {
+    const targets = this.#targets;
+    for (let index = 0; index < targets.length; index++) {
+      const target = this.#refAt(slot, index);
+      targets[index] = target;
+      for (let earlier = 0; earlier < index; earlier++) {
+        if (targets[earlier] === target) targets[index] = -1;
+      }
     }
-    return target;
+    return targets;
   }
 
   #refAt(slot: number, index: number): number {

@@ -14,7 +14,6 @@ import { BytesWriter, isTxgridError } from "../stdx/index.ts";
 import { ColumnKind, type ColumnSpec } from "./column.ts";
 import { HistoryIndex, ValueIndex } from "./column-indexes.ts";
 import { ColumnTable } from "./column-table.ts";
-import { HashKeyIndex, MapKeyIndex } from "./key-index.ts";
 import { ObjectTable } from "./object-table.ts";
 import { ResultCode } from "./results.ts";
 import { type Table, UndoLog } from "./table.ts";
@@ -29,12 +28,7 @@ const colors = ["red", "green", "blue"];
 const keys = ["k0", "k1", "k2", "k3"];
 
 function ownersTable(): ColumnTable {
-  const table = new ColumnTable(
-    "owners",
-    new MapKeyIndex(),
-    [{ name: "id", kind: ColumnKind.KEY }],
-    [],
-  );
+  const table = new ColumnTable("owners", [{ name: "id", kind: ColumnKind.KEY }], []);
   const undo = new UndoLog();
   for (const id of owners) table.insert(id, { id }, undo);
   undo.clear();
@@ -53,10 +47,7 @@ function thingsTable(target: ColumnTable): ColumnTable {
     { name: "flag", kind: BOOLEAN },
     { name: "color", kind: CHOICE, choices: colors },
   ];
-  return new ColumnTable("things", new HashKeyIndex(), specs, [
-    new ValueIndex("label"),
-    new HistoryIndex(["owner"]),
-  ]);
+  return new ColumnTable("things", specs, [new ValueIndex("label"), new HistoryIndex(["owner"])]);
 }
 
 const integer = fc.oneof(

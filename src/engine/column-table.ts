@@ -1,5 +1,5 @@
 // The ledger's system tables (accounts, transfers, transfer failures, assets): a fixed schema
-// stored column by column (column.ts), keys in a KeyIndex (key-index.ts). Compared with rows
+// stored in a record store (column.ts), keys in a KeyIndex (key-index.ts). Compared with rows
 // as objects in a Map, an insert allocates no Map entry and no row, an update writes 8 bytes
 // per column in place instead of copying the row, and a million rows cost a few typed arrays
 // instead of a million objects for the garbage collector to trace.
@@ -9,7 +9,8 @@
 //   and users cannot write system tables). The one removal is the rollback of an insert,
 //   which only ever undoes the newest row.
 // - A row fits the schema exactly: the same columns in the same order, each value of its
-//   column's kind. Inserting one that does not is a programmer error (assert); loading one
+//   column's kind. Inserting one that does not is a programmer error (assert; a schema's own
+//   RowCodec checks every value but reads fields by name, see system-tables.ts); loading one
 //   from a snapshot is corruption (TxgridError CORRUPT). So materialized rows, and the
 //   snapshot bytes written from the columns, are those of the equivalent object rows.
 // - Indexed columns never change after the insert (the ledger never updates them).
@@ -27,7 +28,7 @@ import {
   type ColumnSpec,
   createColumns,
   type RecordStore,
-  type RowWriter,
+  type RowCodec,
   readChoice,
   readInteger,
   readRef,
@@ -37,7 +38,7 @@ import {
   writeValue,
 } from "./column.ts";
 import type { ColumnIndex } from "./column-indexes.ts";
-import type { KeyIndex } from "./key-index.ts";
+import { KeyIndex } from "./key-index.ts";
 import { ResultCode } from "./results.ts";
 import type { Table, UndoLog, UndoValue } from "./table.ts";
 import { encodeValue, isInInt64Range, type Row, type Value } from "./values.ts";
@@ -50,36 +51,40 @@ const plainRow: Row = {};
 export class ColumnTable implements Table {
   readonly name: string;
   readonly indexedColumns: readonly string[];
-  readonly #keys: KeyIndex;
+  readonly #keys = new KeyIndex();
   readonly #store: RecordStore;
   readonly #columns: readonly Column[];
   readonly #indexes: readonly ColumnIndex[];
   readonly #columnIndexes: ReadonlyMap<string, number>;
-  /** Per column: false when an index covers it (indexed columns never change). */
-  readonly #writable: readonly boolean[];
+  readonly #rowTemplate: Row;
+  #valueAtColumn = "";
+  #valueAtIndex = -1;
+  /** The names and positions of the columns an update may write (indexed ones never change). */
+  readonly #writableNames: readonly string[];
+  readonly #writableIndexes: readonly number[];
 
-  /** The schema's own row writer when it has one (see RowWriter), else null. */
-  readonly #rowWriter: RowWriter | null;
+  /** The schema's own row reader and writer (RowCodec): readers and inserts use them. */
+  readonly #codec: RowCodec;
 
   constructor(
     name: string,
-    keys: KeyIndex,
     specs: readonly ColumnSpec[],
     indexes: readonly ColumnIndex[],
-    rowWriter: ((columns: readonly Column[]) => RowWriter) | null = null,
+    codec: ((columns: readonly Column[]) => RowCodec) | null = null,
   ) {
-    assert(keys.size === 0, "a new table starts empty");
     this.name = name;
-    this.#keys = keys;
     const { store, columns } = createColumns(specs);
     this.#store = store;
     this.#columns = columns;
-    this.#rowWriter = rowWriter === null ? null : rowWriter(columns);
+    this.#codec = codec === null ? { read: null, write: null } : codec(columns);
     this.#columnIndexes = new Map(specs.map((spec, index) => [spec.name, index]));
+    this.#rowTemplate = Object.fromEntries(specs.map((spec) => [spec.name, null]));
     assert(this.#columnIndexes.size === specs.length, "column names must differ");
     this.#indexes = indexes;
     this.indexedColumns = indexes.flatMap((index) => index.columns);
-    this.#writable = specs.map((spec) => !this.indexedColumns.includes(spec.name));
+    const writable = specs.filter((spec) => !this.indexedColumns.includes(spec.name));
+    this.#writableNames = writable.map((spec) => spec.name);
+    this.#writableIndexes = writable.map((spec) => specs.indexOf(spec));
     for (const column of this.indexedColumns) {
       assert(this.#columnIndex(column) >= 0, `index on unknown column ${column}`);
     }
@@ -127,7 +132,13 @@ export class ColumnTable implements Table {
   }
 
   valueAt(slot: number, column: string): Value {
-    const index = this.#columnIndex(column);
+    // Transfers check one column (available) in every floor condition: remember it.
+    let index = this.#valueAtIndex;
+    if (column !== this.#valueAtColumn) {
+      index = this.#columnIndex(column);
+      this.#valueAtColumn = column;
+      this.#valueAtIndex = index;
+    }
     if (index < 0) return plainRow[column] ?? null;
     return this.read(slot, this.#columns[index] as Column);
   }
@@ -135,7 +146,11 @@ export class ColumnTable implements Table {
   rowAt(slot: number): Row {
     const store = this.#store;
     const key = this.keyAt(slot);
-    const row: Record<string, Value> = {};
+    const read = this.#codec.read;
+    if (read !== null) return read(store, slot, key);
+    // A copy of the template has every column in place already (in order, in-object): filling
+    // it costs less than adding the properties one by one to an empty object.
+    const row: Record<string, Value> = { ...this.#rowTemplate };
     for (const column of this.#columns) row[column.name] = readValue(store, column, slot, key);
     return row;
   }
@@ -242,15 +257,15 @@ export class ColumnTable implements Table {
     if (this.find(key) >= 0) throw corrupt(`${this.name} holds ${key} twice`);
     const slot = this.#keys.insert(key);
     if (slot >= this.#store.capacity) this.#store.reserve(this.#store.capacity * 2);
-    if (!this.#writeRow(slot, key, row)) {
+    if (!writeRow(this.#store, this.#columns, slot, key, row)) {
       throw corrupt(`a row of ${this.name} does not fit its schema`);
     }
     for (const index of this.#indexes) index.add(slot);
   }
 
   #writeRow(slot: number, key: string, values: Row): boolean {
-    const rowWriter = this.#rowWriter;
-    if (rowWriter !== null) return rowWriter(this.#store, slot, key, values);
+    const write = this.#codec.write;
+    if (write !== null) return write(this.#store, slot, key, values);
     return writeRow(this.#store, this.#columns, slot, key, values);
   }
 
@@ -260,17 +275,16 @@ export class ColumnTable implements Table {
   }
 
   /**
-   * The position of a column the ledger writes. A scan comparing names by identity, not a
-   * Map: update names come from the ledger's literals, interned strings that V8 compares by
-   * pointer, so a dozen comparisons cost less than hashing the name once.
+   * The position of a column an update may write (not indexed). A scan comparing names by
+   * identity, not a Map: update names come from the ledger's literals, interned strings that
+   * V8 compares by pointer, so a few comparisons cost less than hashing the name once.
    */
   #writableColumn(name: string): number {
-    const columns = this.#columns;
+    const names = this.#writableNames;
     let index = 0;
-    while (index < columns.length && (columns[index] as Column).name !== name) index++;
-    assert(index < columns.length, "update of an unknown column");
-    assert(this.#writable[index] === true, "indexed columns never change");
-    return index;
+    while (index < names.length && names[index] !== name) index++;
+    assert(index < names.length, "update of an unknown or indexed column");
+    return this.#writableIndexes[index] as number;
   }
 }
 

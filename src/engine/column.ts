@@ -21,7 +21,7 @@
 // A Column is metadata (kind and offsets); the functions below read and write a column of a
 // RecordStore. They take the store as an argument so that a loop over the columns of one row
 // loads the store's arrays once.
-import { AssertionFailure, assert, unreachable } from "../stdx/index.ts";
+import { assert, must, unreachable } from "../stdx/index.ts";
 import type { Row, Value } from "./values.ts";
 
 // The kinds are module-local constants first: V8 reads an exported binding through a cell
@@ -150,8 +150,8 @@ export function createColumns(specs: readonly ColumnSpec[]): {
   return { store, columns };
 }
 
-// Exported functions are reached through a cell (and checks) on every call from this module
-// too, so the hot code below calls the module-private helpers, and the exports wrap them.
+// V8 reaches an exported function through a cell (with checks) on every call, from this
+// module too, so the code below calls module-private helpers, and the exports wrap them.
 
 /** The value of `column` at `slot` as a row shows it; `key` is that row's primary key. */
 export function readValue(store: RecordStore, column: Column, slot: number, key: string): Value {
@@ -169,7 +169,7 @@ export function writeValue(
   value: Value,
   key: string,
 ): boolean {
-  return store1(store, column, slot, value, key);
+  return storeValue(store, column, slot, value, key);
 }
 
 /**
@@ -188,73 +188,22 @@ export function writeRow(
   for (const name in values) {
     const column = columns[index];
     if (column === undefined || column.name !== name) return false;
-    if (!store1(store, column, slot, values[name] ?? null, key)) return false;
+    if (!storeValue(store, column, slot, values[name] ?? null, key)) return false;
     index++;
   }
   return index === columns.length;
 }
 
 /**
- * A row writer written for one table's schema: it must store exactly what writeRow stores
- * and refuse exactly what writeRow refuses. The generic loop spends about 150 instructions a
- * column (a keyed read and a dispatch on the kind); a writer that reads fields by name and
- * calls the field writers below spends about 20, which matters for the hottest insert.
+ * A table's own row reader and writer, written for its schema (system-tables.ts): each must
+ * return, store and refuse exactly what readValue and writeRow do for that schema. The
+ * generic loops spend about 150 instructions a column (a keyed property access and a dispatch
+ * on the kind); a codec that reads fields by name at offsets computed once spends a fraction.
+ * Null means: use the generic loop.
  */
-export type RowWriter = (store: RecordStore, slot: number, key: string, values: Row) => boolean;
-
-/** True when `values` holds exactly the columns' names, in their order. */
-export function hasColumns(columns: readonly Column[], values: Row): boolean {
-  let index = 0;
-  for (const name in values) {
-    if (columns[index]?.name !== name) return false;
-    index++;
-  }
-  return index === columns.length;
-}
-
-/** Field writers for RowWriters: each checks its value as writeValue does for that kind. */
-export function writeIntegerField(
-  store: RecordStore,
-  column: Column,
-  slot: number,
-  value: Value,
-): boolean {
-  if (column.kind === INT_OR_NULL) return storeIntegerOrNull(store, column, slot, value);
-  if (typeof value !== "bigint" || BigInt.asIntN(64, value) !== value) return false;
-  storeInteger(store, column, slot, value);
-  return true;
-}
-
-export function writeBooleanField(
-  store: RecordStore,
-  column: Column,
-  slot: number,
-  value: Value,
-): boolean {
-  if (column.kind !== BOOLEAN) throw new AssertionFailure("column is not a boolean");
-  if (typeof value !== "boolean") return false;
-  store.bytes[slot * store.strideBytes + column.byteAt] = value ? 1 : 0;
-  return true;
-}
-
-export function writeChoiceField(
-  store: RecordStore,
-  column: Column,
-  slot: number,
-  value: Value,
-): boolean {
-  if (column.kind !== CHOICE) throw new AssertionFailure("column is not a choice");
-  return storeChoice(store, column, slot, value);
-}
-
-export function writeRefField(
-  store: RecordStore,
-  column: Column,
-  slot: number,
-  value: Value,
-): boolean {
-  if (column.kind !== REF) throw new AssertionFailure("column is not a ref");
-  return storeRef(store, column, slot, value);
+export interface RowCodec {
+  readonly read: ((store: RecordStore, slot: number, key: string) => Row) | null;
+  readonly write: ((store: RecordStore, slot: number, key: string, values: Row) => boolean) | null;
 }
 
 /** INT and INT_OR_NULL: the integer at `slot` (null when absent). */
@@ -274,13 +223,13 @@ export function writeInteger(
 
 /** REF: the slot in the target table. */
 export function readRef(store: RecordStore, column: Column, slot: number): number {
-  if (column.kind !== REF) throw new AssertionFailure("column is not a ref");
+  assert(column.kind === REF, "column is not a ref");
   return store.refs[slot * store.refStride + column.wordAt] as number;
 }
 
 /** CHOICE: the position of the value at `slot` in the list of choices. */
 export function readChoice(store: RecordStore, column: Column, slot: number): number {
-  if (column.kind !== CHOICE) throw new AssertionFailure("column is not a choice");
+  assert(column.kind === CHOICE, "column is not a choice");
   return store.bytes[slot * store.strideBytes + column.byteAt] as number;
 }
 
@@ -307,7 +256,7 @@ function columnValueOf(store: RecordStore, column: Column, slot: number, key: st
   }
 }
 
-function store1(
+function storeValue(
   store: RecordStore,
   column: Column,
   slot: number,
@@ -342,14 +291,14 @@ function store1(
 function integerOf(store: RecordStore, column: Column, slot: number): bigint | null {
   if (column.kind === INT_OR_NULL) {
     if (store.bytes[slot * store.strideBytes + column.byteAt] === 0) return null;
-  } else if (column.kind !== INT) {
-    throw new AssertionFailure("column holds no integers");
+  } else {
+    assert(column.kind === INT, "column holds no integers");
   }
   return store.integers[slot * store.integerStride + column.wordAt] as bigint;
 }
 
 function storeInteger(store: RecordStore, column: Column, slot: number, value: bigint): void {
-  if (column.wordAt < 0) throw new AssertionFailure("column holds no integers");
+  assert(column.wordAt >= 0, "column holds no integers");
   store.integers[slot * store.integerStride + column.wordAt] = value;
   if (column.kind === INT_OR_NULL) store.bytes[slot * store.strideBytes + column.byteAt] = 1;
 }
@@ -374,7 +323,7 @@ function storeString(column: Column, slot: number, value: Value): boolean {
   const nullable = column.kind === STRING_OR_NULL;
   if (typeof value !== "string" && !(nullable && value === null)) return false;
   // Slots are written in order (a table appends), so this assignment never leaves a hole.
-  if (slot > column.strings.length) throw new AssertionFailure("string written out of order");
+  assert(slot <= column.strings.length, "string written out of order");
   column.strings[slot] = value;
   return true;
 }
@@ -396,7 +345,5 @@ function storeRef(store: RecordStore, column: Column, slot: number, value: Value
 }
 
 function targetOf(column: Column): KeyLookup {
-  const target = column.target;
-  if (target === null) throw new AssertionFailure("ref column has a target");
-  return target;
+  return must(column.target, "ref column has a target");
 }

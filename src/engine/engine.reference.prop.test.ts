@@ -269,6 +269,14 @@ function queries(engine: AnyEngine): unknown[] {
     answers.push(engine.account(id), engine.accountTransfers(id, 100));
     answers.push(engine.accountTransfers(id, 2), engine.accountTransfers(id, 100, 3));
   }
+  // Odd limits and positions, as slice() and the old loops read them.
+  for (const limit of [0, -1, Number.NaN, 2.5]) {
+    answers.push(engine.accountTransfers("a0", limit), engine.pendingTransfers(limit));
+    answers.push(engine.lookup("transfers", "debit", "a0", limit));
+    answers.push(engine.lookup("items", "owner", "ann", limit));
+  }
+  for (const before of [0, 2.5, Number.NaN]) answers.push(engine.accountTransfers("a1", 9, before));
+  answers.push(engine.accounts(1.5, 2.5), engine.transfers(0.5, 1.5), engine.transfers(99, 5));
   for (let n = 0; n < 20; n++) answers.push(engine.transfer(`t${n}`));
   for (let n = 0; n < 5; n++) answers.push(engine.transfer(`p${n}`));
   for (const id of ["x0", "x1", "x2"]) answers.push(engine.asset(id));

@@ -5,6 +5,11 @@
 //
 // Reads (the query methods) see exactly the applied state: the executor applies a batch only
 // after it is durable, so a read never shows a write that a crash could take back.
+//
+// Storage: the ledger's tables are column tables (system-tables.ts, column-table.ts), users'
+// tables object tables (object-table.ts); one executor (txn.ts) runs transactions on both.
+// Rows returned by queries are fresh objects built from the stored columns (for users' tables,
+// the stored immutable objects), so none of them ever changes under its holder.
 import { LIST_PAGE_ROWS_MAX, ROW_COLUMNS_MAX, TXN_OPERATIONS_MAX } from "../constants.ts";
 import {
   assert,
@@ -32,7 +37,11 @@ import type { Table } from "./table.ts";
 import type { Operation } from "./txn.ts";
 import { decodeRow, isValidId, type Row, type Value } from "./values.ts";
 
-/** Bumped whenever the snapshot body layout changes. History: 1 = first layout. */
+/**
+ * Bumped whenever the snapshot body layout changes. History: 1 = first layout (kept, byte for
+ * byte, by the column-table storage: engine.reference.prop.test.ts compares with the engine
+ * before it).
+ */
 export const ENGINE_SNAPSHOT_VERSION = 1;
 
 const tableNamePattern = /^[a-z][a-z0-9_]{0,62}$/;

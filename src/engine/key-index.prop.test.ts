@@ -1,12 +1,12 @@
-// Goal: both KeyIndex implementations map keys to dense slots in insertion order exactly as a
-// Map and an array would, through growth, hash collisions and rollbacks of the newest insert.
+// Goal: KeyIndex maps keys to dense slots in insertion order exactly as a Map and an array
+// would, through growth, hash collisions and rollbacks of the newest insert.
 // Method: fast-check runs random sequences of insert / find / removeNewest against that model;
 // tiny key alphabets and short keys make collisions in the small initial bucket array common,
 // and a second property pushes thousands of keys through several doublings. SEED=<n> replays.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { HashKeyIndex, hashKey, type KeyIndex, MapKeyIndex } from "./key-index.ts";
+import { hashKey, KeyIndex } from "./key-index.ts";
 
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.PROP_RUNS ?? 300);
@@ -28,11 +28,6 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "removeNewest" as const }) },
 );
 
-const implementations: readonly [string, () => KeyIndex][] = [
-  ["HashKeyIndex", () => new HashKeyIndex()],
-  ["MapKeyIndex", () => new MapKeyIndex()],
-];
-
 /** A copy of `value` that is equal but not the same string object. */
 function copyOf(value: string): string {
   return `${value} `.slice(0, -1);
@@ -46,50 +41,48 @@ function check(index: KeyIndex, keys: readonly string[]): void {
   });
 }
 
-for (const [name, create] of implementations) {
-  test(`${name} agrees with a Map and an array of keys`, () => {
-    fc.assert(
-      fc.property(fc.array(step, { maxLength: 120 }), (steps) => {
-        const index = create();
-        const keys: string[] = [];
-        const slots = new Map<string, number>();
-        for (const current of steps) {
-          if (current.kind === "insert") {
-            if (slots.has(current.key)) continue;
-            assert.equal(index.insert(current.key), keys.length);
-            slots.set(current.key, keys.length);
-            keys.push(current.key);
-          } else if (current.kind === "find") {
-            assert.equal(index.find(copyOf(current.key)), slots.get(current.key) ?? -1);
-          } else if (keys.length > 0) {
-            index.removeNewest();
-            slots.delete(keys.pop() as string);
-          }
+test("KeyIndex agrees with a Map and an array of keys", () => {
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 120 }), (steps) => {
+      const index = new KeyIndex();
+      const keys: string[] = [];
+      const slots = new Map<string, number>();
+      for (const current of steps) {
+        if (current.kind === "insert") {
+          if (slots.has(current.key)) continue;
+          assert.equal(index.insert(current.key), keys.length);
+          slots.set(current.key, keys.length);
+          keys.push(current.key);
+        } else if (current.kind === "find") {
+          assert.equal(index.find(copyOf(current.key)), slots.get(current.key) ?? -1);
+        } else if (keys.length > 0) {
+          index.removeNewest();
+          slots.delete(keys.pop() as string);
         }
-        check(index, keys);
-      }),
-      { seed, numRuns },
-    );
-  });
+      }
+      check(index, keys);
+    }),
+    { seed, numRuns },
+  );
+});
 
-  test(`${name} keeps every key through growth and rollbacks`, () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5000 }), fc.nat(), (count, removeSeed) => {
-        const index = create();
-        const keys = Array.from({ length: count }, (_, n) => `id:${n}`);
-        for (const value of keys) index.insert(value);
-        const removed = removeSeed % (count + 1);
-        for (let n = 0; n < removed; n++) index.removeNewest();
-        check(index, keys.slice(0, count - removed));
-        for (const value of keys.slice(count - removed)) assert.equal(index.find(value), -1);
-        // Removed keys can come back, at the slots after the ones kept.
-        for (const value of keys.slice(count - removed)) index.insert(value);
-        check(index, keys);
-      }),
-      { seed, numRuns: 20 },
-    );
-  });
-}
+test("KeyIndex keeps every key through growth and rollbacks", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 5000 }), fc.nat(), (count, removeSeed) => {
+      const index = new KeyIndex();
+      const keys = Array.from({ length: count }, (_, n) => `id:${n}`);
+      for (const value of keys) index.insert(value);
+      const removed = removeSeed % (count + 1);
+      for (let n = 0; n < removed; n++) index.removeNewest();
+      check(index, keys.slice(0, count - removed));
+      for (const value of keys.slice(count - removed)) assert.equal(index.find(value), -1);
+      // Removed keys can come back, at the slots after the ones kept.
+      for (const value of keys.slice(count - removed)) index.insert(value);
+      check(index, keys);
+    }),
+    { seed, numRuns: 20 },
+  );
+});
 
 test("equal strings hash alike, whatever object holds them", () => {
   fc.assert(

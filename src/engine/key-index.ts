@@ -1,45 +1,39 @@
-// Primary keys to slots for the column tables. Slots are dense and given in insertion order:
-// the n-th key inserted has slot n, and the only removal is of the newest key (the rollback
-// of an insert). Two implementations of the same contract, for two access patterns:
+// Primary keys to slots for the column tables: open addressing (linear probing) over one
+// Int32Array of (hash, slot + 1) pairs, the keys in a plain array by slot. Inserting a key
+// allocates no Map entry (a Map insert with string keys costs 300-900 ns on the target VM and
+// a big Map grows slowly); it writes one pair and pushes the key.
 //
-// HashKeyIndex  open addressing (linear probing) over one Int32Array of (hash, slot + 1)
-//               pairs, the keys in a plain array by slot. An insert allocates no Map entry
-//               and a probe for an absent key rarely leaves the pair array, which suits the
-//               transfers table: every transfer inserts a new id after checking it is new.
-//               Removing the newest key needs no tombstone: no key inserted earlier can have
-//               probed across its bucket, which was empty whenever an earlier key was placed.
-//               The load factor stays at or below 1/2.
-// MapKeyIndex   a Map from key to slot. V8 hashes strings natively and caches the hash in
-//               the string, so looking up keys that exist is cheaper than with a hash
-//               computed in JavaScript; it suits the accounts table, read on every transfer.
+// Guarantees:
+// - Slots are dense and given in insertion order: the n-th key inserted has slot n.
+// - The only removal is of the newest key (the rollback of an insert). It needs no tombstone:
+//   no key inserted earlier can have probed across the newest key's bucket, because that
+//   bucket was empty whenever an earlier key was placed.
+// - The load factor stays at or below 1/2, so a probe for an absent key ends quickly, and
+//   comparing the stored hash first keeps most probes away from the key strings.
+// - Hashing decides only where a key sits in the pair array, never an order anyone observes,
+//   so it has no effect on results, snapshots or digests. The hash (FNV-1a over UTF-16 code
+//   units with MurmurHash3's final mix) is not keyed: ids chosen to collide would slow
+//   probes, never change an answer.
 //
-// Both remember the last two keys found: a transfer looks each of its accounts up again when
-// its debit and credit are written and when its row stores them.
-//
-// Hashing decides only where a key sits in a bucket array, never an order anyone observes, so
-// it has no effect on results, snapshots or digests. HashKeyIndex's hash (FNV-1a over UTF-16
-// code units with MurmurHash3's final mix) is not keyed: ids chosen to collide would slow its
-// probes, never change an answer.
+// Two memos serve the ledger's access pattern: the last two keys found (a transfer looks each
+// of its accounts up again when its debit and credit are written and its row stores them),
+// and the empty bucket where the last absent key's probe ended (the executor checks that a
+// transfer id is absent right before inserting it).
 import { assert } from "../stdx/index.ts";
 
-export interface KeyIndex {
-  readonly size: number;
-  keyAt(slot: number): string;
-  /** The slot of `key`, or -1 when it is absent. */
-  find(key: string): number;
-  /** Adds `key`, which must be absent, at the next slot; returns that slot. */
-  insert(key: string): number;
-  /** Removes the newest key (the rollback of its insert). */
-  removeNewest(): void;
-}
+const pairsInitial = 16;
+const empty = 0;
 
-/** The slot-ordered keys and the two-entry memo both implementations share. */
-abstract class SlotKeys implements KeyIndex {
+export class KeyIndex {
   readonly #keys: string[] = [];
+  /** Per bucket: [hash, slot + 1]; slot + 1 === 0 marks an empty bucket. */
+  #pairs = new Int32Array(pairsInitial * 2);
   #recentKey0 = "";
   #recentSlot0 = -1;
   #recentKey1 = "";
   #recentSlot1 = -1;
+  #absentKey = "";
+  #absentBucket = -1;
 
   get size(): number {
     return this.#keys.length;
@@ -51,10 +45,11 @@ abstract class SlotKeys implements KeyIndex {
     return key;
   }
 
+  /** The slot of `key`, or -1 when it is absent. */
   find(key: string): number {
     if (this.#recentSlot0 >= 0 && key === this.#recentKey0) return this.#recentSlot0;
     if (this.#recentSlot1 >= 0 && key === this.#recentKey1) return this.#recentSlot1;
-    const slot = this.lookup(key);
+    const slot = this.#probe(key);
     if (slot >= 0) {
       this.#recentKey1 = this.#recentKey0;
       this.#recentSlot1 = this.#recentSlot0;
@@ -64,61 +59,44 @@ abstract class SlotKeys implements KeyIndex {
     return slot;
   }
 
+  /** Adds `key`, which must be absent, at the next slot; returns that slot. */
   insert(key: string): number {
+    if (key !== this.#absentKey || this.#absentBucket < 0) {
+      assert(this.#probe(key) === -1, "key inserted twice");
+    }
     const slot = this.#keys.length;
-    this.add(key, slot);
+    let bucket = this.#absentBucket;
+    this.#absentBucket = -1;
+    if ((slot + 1) * 4 > this.#pairs.length) {
+      this.#grow();
+      bucket = this.#emptyBucket(hashKey(key));
+    }
+    this.#pairs[bucket * 2] = hashKey(key);
+    this.#pairs[bucket * 2 + 1] = slot + 1;
     this.#keys.push(key);
     return slot;
   }
 
+  /** Removes the newest key (the rollback of its insert). */
   removeNewest(): void {
     const slot = this.#keys.length - 1;
     const key = this.#keys.pop();
     assert(key !== undefined, "removeNewest on an empty index");
-    this.delete(key, slot);
+    const pairs = this.#pairs;
+    const mask = (pairs.length >> 1) - 1;
+    let bucket = hashKey(key) & mask;
+    while (pairs[bucket * 2 + 1] !== slot + 1) {
+      assert(pairs[bucket * 2 + 1] !== empty, "newest key missing from its probe chain");
+      bucket = (bucket + 1) & mask;
+    }
+    pairs[bucket * 2 + 1] = empty;
+    this.#absentBucket = -1;
     if (this.#recentSlot0 === slot) this.#recentSlot0 = -1;
     if (this.#recentSlot1 === slot) this.#recentSlot1 = -1;
   }
 
-  protected abstract lookup(key: string): number;
-  /** Files `key`, which must be absent, under `slot`. */
-  protected abstract add(key: string, slot: number): void;
-  /** Unfiles `key`, the newest key, from `slot`. */
-  protected abstract delete(key: string, slot: number): void;
-}
-
-export class MapKeyIndex extends SlotKeys {
-  readonly #slots = new Map<string, number>();
-
-  protected lookup(key: string): number {
-    return this.#slots.get(key) ?? -1;
-  }
-
-  protected add(key: string, slot: number): void {
-    assert(!this.#slots.has(key), "key inserted twice");
-    this.#slots.set(key, slot);
-  }
-
-  protected delete(key: string, slot: number): void {
-    assert(this.#slots.get(key) === slot, "newest key not filed under its slot");
-    this.#slots.delete(key);
-  }
-}
-
-const pairsInitial = 16;
-const empty = 0;
-
-export class HashKeyIndex extends SlotKeys {
-  /** Per bucket: [hash, slot + 1]; slot + 1 === 0 marks an empty bucket. */
-  #pairs = new Int32Array(pairsInitial * 2);
-  #count = 0;
-  // The empty bucket where the last lookup of an absent key ended: an insert checks that its
-  // key is absent first (the executor's insert does), so the insert places it there without
-  // probing again. Any change to the buckets forgets it.
-  #absentKey = "";
-  #absentBucket = -1;
-
-  protected lookup(key: string): number {
+  /** The slot of `key`, or -1 (remembering the empty bucket where the probe ended). */
+  #probe(key: string): number {
     const pairs = this.#pairs;
     const mask = (pairs.length >> 1) - 1;
     const hash = hashKey(key);
@@ -129,36 +107,8 @@ export class HashKeyIndex extends SlotKeys {
         this.#absentBucket = bucket;
         return -1;
       }
-      if (pairs[bucket * 2] === hash && this.keyAt(entry - 1) === key) return entry - 1;
+      if (pairs[bucket * 2] === hash && this.#keys[entry - 1] === key) return entry - 1;
     }
-  }
-
-  protected add(key: string, slot: number): void {
-    if (key !== this.#absentKey || this.#absentBucket < 0) {
-      assert(this.lookup(key) === -1, "key inserted twice");
-    }
-    let bucket = this.#absentBucket;
-    this.#absentBucket = -1;
-    if ((this.#count + 1) * 4 > this.#pairs.length) {
-      this.#grow();
-      bucket = this.#emptyBucket(hashKey(key));
-    }
-    this.#pairs[bucket * 2] = hashKey(key);
-    this.#pairs[bucket * 2 + 1] = slot + 1;
-    this.#count++;
-  }
-
-  protected delete(key: string, slot: number): void {
-    const pairs = this.#pairs;
-    const mask = (pairs.length >> 1) - 1;
-    let bucket = hashKey(key) & mask;
-    while (pairs[bucket * 2 + 1] !== slot + 1) {
-      assert(pairs[bucket * 2 + 1] !== empty, "newest key missing from its probe chain");
-      bucket = (bucket + 1) & mask;
-    }
-    pairs[bucket * 2 + 1] = empty;
-    this.#count--;
-    this.#absentBucket = -1;
   }
 
   /** The first empty bucket of the probe sequence of `hash`. */

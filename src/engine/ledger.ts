@@ -9,6 +9,10 @@
 // so "no overdraft" is a floor condition on a single column, checked inside the same
 // transaction that moves the money.
 //
+// Integers in commands are signed 64-bit: the command codec carries them as i64, so a value
+// outside that range cannot come from the log, and the column tables cannot hold one; an
+// assert names it (no handler refuses it with a code, as none ever could be logged).
+//
 // Cost: a transfer is the hottest command, so its three operations (and their increments and
 // conditions) are module-level objects refilled for every transfer; the executor keeps none
 // of them (txn.ts), and every handler here runs to completion before the next starts. The
@@ -24,12 +28,16 @@ import type { Command } from "./commands.ts";
 import { type CommandResult, ResultCode } from "./results.ts";
 import { type State, SystemTable, type TransferState } from "./state.ts";
 import type { Condition, Operation } from "./txn.ts";
-import { isValidId, type Row } from "./values.ts";
+import { isInInt64Range, isValidId, type Row } from "./values.ts";
 
 type AccountCreate = Extract<Command, { kind: "account.create" }>;
 type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 const { ACCOUNTS, TRANSFERS, TRANSFER_FAILURES, ASSETS } = SystemTable;
+
+function assertInt64(value: bigint): void {
+  assert(isInInt64Range(value), "command integers are signed 64-bit (the codec's i64)");
+}
 
 function run(state: State, operations: readonly Operation[]): ResultCode {
   return state.executor.execute(operations, null);
@@ -59,6 +67,8 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
   if (command.floor !== null && command.balance < command.floor) {
     return { code: ResultCode.BALANCE_INVALID };
   }
+  assertInt64(command.balance);
+  if (command.floor !== null) assertInt64(command.floor);
   const row: Row = {
     id: command.id,
     nickname,
@@ -171,7 +181,7 @@ function transferOperations(
   const amount = command.amount;
   const negated = -amount;
   const debitSlot = state.accounts.find(command.debitId);
-  const floor = debitSlot < 0 ? null : state.accounts.valueAt(debitSlot, "floor");
+  const floor = debitSlot < 0 ? null : state.accounts.integerAt(debitSlot, state.accountFloor);
   scratch.debit.key = command.debitId;
   scratch.debit.conditions = noConditions;
   if (typeof floor === "bigint") {
@@ -240,6 +250,7 @@ function storedTransferOutcome(state: State, command: TransferCreate): CommandRe
 function recordFailure(state: State, command: TransferCreate, code: ResultCode): CommandResult {
   assert(code !== ResultCode.OK, "recordFailure needs a failure");
   if (code === ResultCode.ID_INVALID) return { code };
+  assertInt64(command.amount);
   const row: Row = {
     id: command.id,
     debit: command.debitId,
@@ -370,6 +381,7 @@ export function expirePending(state: State, nowMs: number): number {
 
 export function createAsset(state: State, id: string, value: bigint): CommandResult {
   if (!isValidId(id)) return { code: ResultCode.ID_INVALID };
+  assertInt64(value);
   const row: Row = { id, value, updates: 0n };
   const code = run(state, [{ kind: "insert", table: ASSETS, key: id, values: row }]);
   if (code === ResultCode.ROW_EXISTS) {

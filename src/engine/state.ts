@@ -3,147 +3,29 @@
 // fields are derived from the tables (and rebuilt from them after a snapshot load) or are
 // the position in the log.
 //
-// The ledger's tables are column tables with the fixed schemas below. Their columns are, in
-// order, the fields of the rows the ledger has always written, which is what keeps rows and
-// snapshot bytes identical to those of object rows. Transfers refer to their accounts by slot
-// (a ref column), and a history index lists each account's transfers newest first. A
-// transfer's sequence is its slot in the transfers table: both count transfers in creation
-// order from 0, and rebuildDerived checks it.
+// The ledger's tables are the column tables of system-tables.ts. A transfer's sequence is its
+// slot in the transfers table: both count transfers in creation order from 0, and
+// rebuildDerived checks it, so pending transfers and deadlines are kept by slot.
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
-import {
-  type Column,
-  ColumnKind,
-  type ColumnSpec,
-  hasColumns,
-  type RowWriter,
-  writeBooleanField,
-  writeChoiceField,
-  writeIntegerField,
-  writeRefField,
-} from "./column.ts";
-import { HistoryIndex, ValueIndex } from "./column-indexes.ts";
-import { ColumnTable } from "./column-table.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
-import { HashKeyIndex, MapKeyIndex } from "./key-index.ts";
+import { createSystemTables, pendingChoice, SystemTable, timpeChoice } from "./system-tables.ts";
 import type { Table } from "./table.ts";
 import { TxnExecutor } from "./txn.ts";
 
-/** The ledger's own tables. Generic transactions may read them but never write them. */
-export const SystemTable = {
-  ACCOUNTS: "accounts",
-  TRANSFERS: "transfers",
-  TRANSFER_FAILURES: "transfer_failures",
-  ASSETS: "assets",
-} as const;
-
-export const systemIndexes: Readonly<Record<string, readonly string[]>> = {
-  [SystemTable.ACCOUNTS]: ["nickname"],
-  [SystemTable.TRANSFERS]: ["debit", "credit"],
-  [SystemTable.TRANSFER_FAILURES]: [],
-  [SystemTable.ASSETS]: [],
-};
-
-export type TransferState = "pending" | "posted" | "voided" | "expired";
-
-const transferStates: readonly TransferState[] = ["pending", "posted", "voided", "expired"];
-const origins: readonly string[] = ["api", "timpe"];
-const { KEY, INT, INT_OR_NULL, STRING, STRING_OR_NULL, BOOLEAN, CHOICE, REF } = ColumnKind;
-
-function accountsTable(): ColumnTable {
-  const specs: ColumnSpec[] = [
-    { name: "id", kind: KEY },
-    { name: "nickname", kind: STRING_OR_NULL },
-    { name: "balance", kind: INT },
-    { name: "reserved", kind: INT },
-    { name: "available", kind: INT },
-    { name: "floor", kind: INT_OR_NULL },
-    { name: "initial", kind: INT },
-    { name: "createdAtMs", kind: INT },
-  ];
-  return new ColumnTable(SystemTable.ACCOUNTS, new HashKeyIndex(), specs, [
-    new ValueIndex("nickname"),
-  ]);
-}
-
-function transfersTable(accounts: ColumnTable, history: HistoryIndex): ColumnTable {
-  const specs: ColumnSpec[] = [
-    { name: "id", kind: KEY },
-    { name: "debit", kind: REF, target: accounts },
-    { name: "credit", kind: REF, target: accounts },
-    { name: "amount", kind: INT },
-    { name: "pending", kind: BOOLEAN },
-    { name: "timeoutMs", kind: INT },
-    { name: "origin", kind: CHOICE, choices: origins },
-    { name: "state", kind: CHOICE, choices: transferStates },
-    { name: "sequence", kind: INT },
-    { name: "createdAtMs", kind: INT },
-    { name: "resolvedAtMs", kind: INT_OR_NULL },
-    { name: "expiresAtMs", kind: INT_OR_NULL },
-  ];
-  return new ColumnTable(
-    SystemTable.TRANSFERS,
-    new HashKeyIndex(),
-    specs,
-    [history],
-    transferWriter,
-  );
-}
-
-/** The transfers schema's own RowWriter: every transfer inserts a row. */
-function transferWriter(columns: readonly Column[]): RowWriter {
-  const [, debit, credit, amount, pending, timeoutMs, origin, state, sequence, createdAtMs] =
-    columns as [Column, Column, Column, Column, Column, Column, Column, Column, Column, Column];
-  const [resolvedAtMs, expiresAtMs] = columns.slice(10) as [Column, Column];
-  return (store, slot, key, row) =>
-    hasColumns(columns, row) &&
-    row.id === key &&
-    writeRefField(store, debit, slot, row.debit ?? null) &&
-    writeRefField(store, credit, slot, row.credit ?? null) &&
-    writeIntegerField(store, amount, slot, row.amount ?? null) &&
-    writeBooleanField(store, pending, slot, row.pending ?? null) &&
-    writeIntegerField(store, timeoutMs, slot, row.timeoutMs ?? null) &&
-    writeChoiceField(store, origin, slot, row.origin ?? null) &&
-    writeChoiceField(store, state, slot, row.state ?? null) &&
-    writeIntegerField(store, sequence, slot, row.sequence ?? null) &&
-    writeIntegerField(store, createdAtMs, slot, row.createdAtMs ?? null) &&
-    writeIntegerField(store, resolvedAtMs, slot, row.resolvedAtMs ?? null) &&
-    writeIntegerField(store, expiresAtMs, slot, row.expiresAtMs ?? null);
-}
-
-/** Refused transfers, pinned to their id; their accounts need not exist, so no refs. */
-function failuresTable(): ColumnTable {
-  const specs: ColumnSpec[] = [
-    { name: "id", kind: KEY },
-    { name: "debit", kind: STRING },
-    { name: "credit", kind: STRING },
-    { name: "amount", kind: INT },
-    { name: "pending", kind: BOOLEAN },
-    { name: "timeoutMs", kind: INT },
-    { name: "origin", kind: CHOICE, choices: origins },
-    { name: "code", kind: INT },
-    { name: "createdAtMs", kind: INT },
-  ];
-  return new ColumnTable(SystemTable.TRANSFER_FAILURES, new HashKeyIndex(), specs, []);
-}
-
-function assetsTable(): ColumnTable {
-  const specs: ColumnSpec[] = [
-    { name: "id", kind: KEY },
-    { name: "value", kind: INT },
-    { name: "updates", kind: INT },
-  ];
-  return new ColumnTable(SystemTable.ASSETS, new MapKeyIndex(), specs, []);
-}
+export { SystemTable, systemIndexes, type TransferState } from "./system-tables.ts";
 
 export class State {
   /** Every table in creation order: the system tables first, then users' tables. */
   readonly tables = new Map<string, Table>();
-  readonly accounts = accountsTable();
+  readonly #system = createSystemTables();
+  readonly accounts = this.#system.accounts;
+  /** The accounts' floor column, which every transfer reads before its transaction. */
+  readonly accountFloor = this.accounts.column("floor");
   /** Per account slot, its transfers (debits and credits) newest first. */
-  readonly history = new HistoryIndex(["debit", "credit"]);
-  readonly transfers = transfersTable(this.accounts, this.history);
-  readonly failures = failuresTable();
-  readonly assets = assetsTable();
+  readonly history = this.#system.history;
+  readonly transfers = this.#system.transfers;
+  readonly failures = this.#system.failures;
+  readonly assets = this.#system.assets;
   // The two tables of every transfer are resolved without hashing their names.
   readonly executor = new TxnExecutor((name) =>
     name === SystemTable.ACCOUNTS
@@ -204,6 +86,3 @@ export class State {
     this.timpePendingSlots.delete(slot);
   }
 }
-
-const pendingChoice = transferStates.indexOf("pending");
-const timpeChoice = origins.indexOf("timpe");

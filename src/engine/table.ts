@@ -12,7 +12,8 @@
 // for a column write, or whatever the table needs for a whole row. Rolling back replays the
 // entries newest first through the table that recorded them, which restores every row,
 // column and index exactly (for ObjectTable, exactly as a Map of rows would: see its header).
-import type { BytesWriter } from "../stdx/index.ts";
+import { ROW_COLUMNS_MAX, TXN_OPERATIONS_MAX } from "../constants.ts";
+import { assert, type BytesWriter } from "../stdx/index.ts";
 import type { ResultCode } from "./results.ts";
 import type { Row, Value } from "./values.ts";
 
@@ -63,22 +64,26 @@ export interface Table {
   load(key: string, row: Row): void;
 }
 
-const undoEntriesInitial = 64;
+/**
+ * Most entries one transaction can record: per operation, one per column it writes (set and
+ * increment together name at most ROW_COLUMNS_MAX) or one for the whole row.
+ */
+const undoEntriesMax = TXN_OPERATIONS_MAX * ROW_COLUMNS_MAX;
 
 /**
- * The undo log of the running transaction, in parallel arrays that are reused from one
- * transaction to the next, so recording an entry allocates nothing once they have grown.
+ * The undo log of the running transaction, in parallel arrays allocated once at their limit
+ * and reused from one transaction to the next, so recording an entry allocates nothing.
  * Previous integers go to a BigInt64Array: keeping them as bigint values would allocate one
  * heap object per column a transfer updates.
  */
 export class UndoLog {
   readonly #tables: Table[] = [];
   readonly #values: UndoValue[] = [];
-  #slots = new Int32Array(undoEntriesInitial);
-  #columns = new Int32Array(undoEntriesInitial);
-  #integers = new BigInt64Array(undoEntriesInitial);
+  readonly #slots = new Int32Array(undoEntriesMax);
+  readonly #columns = new Int32Array(undoEntriesMax);
+  readonly #integers = new BigInt64Array(undoEntriesMax);
   /** 1 when the entry's previous value is in #integers. */
-  #isInteger = new Uint8Array(undoEntriesInitial);
+  readonly #isInteger = new Uint8Array(undoEntriesMax);
   #length = 0;
 
   get length(): number {
@@ -116,26 +121,10 @@ export class UndoLog {
 
   #entry(table: Table, slot: number, column: number): number {
     const at = this.#length++;
-    if (at === this.#slots.length) this.#grow();
+    assert(at < undoEntriesMax, "undo log longer than a transaction can write");
     this.#tables[at] = table;
     this.#slots[at] = slot;
     this.#columns[at] = column;
     return at;
-  }
-
-  #grow(): void {
-    const capacity = this.#slots.length * 2;
-    const slots = new Int32Array(capacity);
-    slots.set(this.#slots);
-    this.#slots = slots;
-    const columns = new Int32Array(capacity);
-    columns.set(this.#columns);
-    this.#columns = columns;
-    const integers = new BigInt64Array(capacity);
-    integers.set(this.#integers);
-    this.#integers = integers;
-    const isInteger = new Uint8Array(capacity);
-    isInteger.set(this.#isInteger);
-    this.#isInteger = isInteger;
   }
 }
