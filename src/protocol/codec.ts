@@ -16,7 +16,14 @@
 // so a frame that decodes re-encodes to the same bytes.
 import { ID_BYTES_MAX } from "../constants.ts";
 import { ResultCode } from "../engine/index.ts";
-import { assert, checksum, ErrorCode, TxgridError, unreachable } from "../stdx/index.ts";
+import {
+  asciiString,
+  assert,
+  checksum,
+  ErrorCode,
+  TxgridError,
+  unreachable,
+} from "../stdx/index.ts";
 import {
   AccountCreateFlag,
   AccountRecordFlag,
@@ -719,27 +726,6 @@ class BodyReader {
   finish(): void {
     if (this.offset !== this.end) throw decodeError(`${this.end - this.offset} bytes after body`);
   }
-}
-
-/** Ids up to this long are built by String.fromCharCode, longer ones by TextDecoder. */
-const ASCII_SHORT_BYTES_MAX = 64;
-/** One array per length, so that String.fromCharCode.apply gets exactly the characters. */
-const asciiScratch = Array.from({ length: ASCII_SHORT_BYTES_MAX + 1 }, (_, length) =>
-  new Array<number>(length).fill(0),
-);
-const latin1Decoder = new TextDecoder("latin1");
-
-/** A string from bytes already checked to be ASCII, so one byte is one character. */
-function asciiString(bytes: Uint8Array, start: number, end: number): string {
-  // Measured on node 20: up to about 64 characters, copying into a plain array and calling
-  // String.fromCharCode beats TextDecoder's fixed cost of about 250 ns per call (by 2x for
-  // 24 characters); apply() on the typed array itself is slower than both. Beyond that,
-  // TextDecoder's per-character speed wins.
-  const length = end - start;
-  const scratch = asciiScratch[length];
-  if (scratch === undefined) return latin1Decoder.decode(bytes.subarray(start, end));
-  for (let index = 0; index < length; index++) scratch[index] = bytes[start + index] as number;
-  return String.fromCharCode.apply(null, scratch);
 }
 
 function readList<T>(

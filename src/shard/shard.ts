@@ -87,11 +87,14 @@ export interface ShardStatus {
   readonly failed: boolean;
 }
 
+/** One submit or submitMany call: its commands stay together in one batch. */
 interface Submission {
-  readonly command: Command;
-  readonly resolve: (result: CommandResult) => void;
+  readonly commands: readonly Command[];
+  readonly resolve: (results: CommandResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
+
+const submissionWeight = (submission: Submission): number => submission.commands.length;
 
 const replayProgressEveryRecords = 100_000;
 
@@ -134,7 +137,10 @@ export class Shard {
     this.#snapshotLsn = snapshotLsn;
     this.#clock = options.clock ?? systemClock;
     this.#timers = options.timers ?? systemTimers;
-    this.#queue = new BoundedQueue(options.queueCommandsMax ?? QUEUE_COMMANDS_MAX);
+    this.#queue = new BoundedQueue(
+      options.queueCommandsMax ?? QUEUE_COMMANDS_MAX,
+      submissionWeight,
+    );
   }
 
   /** Opens a shard: loads the newest snapshot, replays the log after it, cuts a torn tail. */
@@ -192,29 +198,30 @@ export class Shard {
 
   /** Logs, makes durable (per the fsync policy), applies and answers one command. */
   submit(command: Command): Promise<CommandResult> {
-    const refusal = this.#refusal(1);
+    return this.submitMany([command]).then((results) => results[0] as CommandResult);
+  }
+
+  /**
+   * Like submit for each command, in order, with one promise for all: all are admitted or
+   * none is, and they are logged in the same batch (at most BATCH_COMMANDS_MAX of them).
+   */
+  submitMany(commands: readonly Command[]): Promise<CommandResult[]> {
+    if (commands.length === 0) return Promise.resolve([]);
+    const refusal = this.#refusal(commands.length);
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ command, resolve, reject });
+      this.#queue.push({ commands, resolve, reject });
       this.#kick();
     });
   }
 
-  /** Like submit for each command, in order; all are admitted or none is. */
-  submitMany(commands: readonly Command[]): Promise<CommandResult[]> {
-    const refusal = this.#refusal(commands.length);
-    if (refusal !== null) return Promise.reject(refusal);
-    const results = commands.map(
-      (command) =>
-        new Promise<CommandResult>((resolve, reject) => {
-          this.#queue.push({ command, resolve, reject });
-        }),
-    );
-    this.#kick();
-    return Promise.all(results);
-  }
-
   #refusal(count: number): TxgridError | null {
+    if (count > BATCH_COMMANDS_MAX) {
+      return new TxgridError(
+        ErrorCode.LIMIT_EXCEEDED,
+        `${count} commands exceed BATCH_COMMANDS_MAX (${BATCH_COMMANDS_MAX}) per submission`,
+      );
+    }
     if (this.#closing) return new TxgridError(ErrorCode.SHUTTING_DOWN, "the shard is closing");
     if (this.#failure !== null) {
       return new TxgridError(ErrorCode.STORAGE, "the shard stopped after a storage failure", {
@@ -274,7 +281,10 @@ export class Shard {
 
   async #executeBatch(): Promise<void> {
     const submissions = this.#queue.take(BATCH_COMMANDS_MAX);
-    const commands = submissions.map((submission) => submission.command);
+    const commands =
+      submissions.length === 1
+        ? (submissions[0] as Submission).commands
+        : submissions.flatMap((submission) => submission.commands);
     const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
     let payload: Uint8Array;
     try {
@@ -284,8 +294,8 @@ export class Shard {
         (submissions[0] as Submission).reject(error);
         return;
       }
-      // One command cannot be encoded (too large, or malformed by a caller's bug): retry them
-      // one by one so that only it fails and the others are not punished for it.
+      // One submission cannot be encoded (too large, or malformed by a caller's bug): retry
+      // them one by one so that only it fails and the others are not punished for it.
       for (const submission of submissions) await this.#executeSingle(submission);
       return;
     }
@@ -294,23 +304,31 @@ export class Shard {
       for (const submission of submissions) submission.reject(this.#storageError());
       return;
     }
-    for (let index = 0; index < submissions.length; index++) {
-      (submissions[index] as Submission).resolve(results[index] as CommandResult);
+    if (submissions.length === 1) {
+      (submissions[0] as Submission).resolve(results);
+      return;
     }
+    let start = 0;
+    for (const submission of submissions) {
+      const end = start + submission.commands.length;
+      submission.resolve(results.slice(start, end));
+      start = end;
+    }
+    assert(start === results.length, "one result per command");
   }
 
   async #executeSingle(submission: Submission): Promise<void> {
     const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
     let payload: Uint8Array;
     try {
-      payload = this.#encoder.encode(timestampMs, [submission.command]);
+      payload = this.#encoder.encode(timestampMs, submission.commands);
     } catch (error) {
       submission.reject(error);
       return;
     }
-    const results = await this.#logAndApply(timestampMs, [submission.command], payload);
+    const results = await this.#logAndApply(timestampMs, submission.commands, payload);
     if (results === null) submission.reject(this.#storageError());
-    else submission.resolve(results[0] as CommandResult);
+    else submission.resolve(results);
   }
 
   /** An empty batch that only carries time forward, so due pending transfers expire. */
@@ -450,7 +468,7 @@ export class Shard {
 
   #rejectQueued(): void {
     const error = this.#storageError();
-    for (const submission of this.#queue.take(this.#queue.length)) submission.reject(error);
+    for (const submission of this.#queue.takeAll()) submission.reject(error);
   }
 
   /** Refuses new commands, finishes the queued ones, syncs the log and closes it. */

@@ -77,3 +77,27 @@ test("a leading U+FEFF survives the round trip", () => {
   writer.string("\uFEFFbob");
   assert.equal(new BytesReader(writer.copy()).string(), "\uFEFFbob");
 });
+
+test("strings are stored as exactly the UTF-8 bytes, on the short ASCII path and off it", () => {
+  // The short ASCII path must not change the log format: the bytes after the length must be
+  // TextEncoder's, and decoding them must give the string back, for ASCII, non-ASCII, and
+  // lengths on both sides of the short limit.
+  const encoder = new TextEncoder();
+  const text = fc.oneof(
+    fc.string({ unit: fc.constantFrom("a", "Z", "0", "-", "\u0000", "\u007f"), maxLength: 80 }),
+    fc.string({ unit: "grapheme", maxLength: 80 }),
+    fc.string({ unit: fc.constantFrom("a", "\u0080", "\ufeff", "é"), maxLength: 70 }),
+  );
+  fc.assert(
+    fc.property(text, (value) => {
+      const writer = new BytesWriter(1, 1 << 20);
+      writer.string(value);
+      const bytes = writer.copy();
+      const expected = encoder.encode(value);
+      assert.equal(new DataView(bytes.buffer).getUint32(0, true), expected.length);
+      assert.deepEqual(bytes.subarray(4), expected);
+      assert.equal(new BytesReader(bytes).string(), value);
+    }),
+    { seed, numRuns: 1000 },
+  );
+});

@@ -5,6 +5,7 @@
 // BytesReader checks every read against the end of its window and throws a DECODE
 // TxgridError on a short or malformed input: decoding hostile bytes fails cleanly, it never
 // reads past the end and never crashes the process.
+import { asciiString, isShortAscii, writeShortAscii } from "./ascii.ts";
 import { ErrorCode, TxgridError } from "./errors.ts";
 
 const textEncoder = new TextEncoder();
@@ -121,10 +122,13 @@ export class BytesWriter {
     const lengthAt = this.#reserve(4);
     const bytesMax = value.length * 3;
     const start = this.#reserve(bytesMax);
-    const { written } = textEncoder.encodeInto(
-      value,
-      this.#bytes.subarray(start, start + bytesMax),
-    );
+    let written = writeShortAscii(this.#bytes, start, value);
+    if (written < 0) {
+      written = textEncoder.encodeInto(
+        value,
+        this.#bytes.subarray(start, start + bytesMax),
+      ).written;
+    }
     this.#offset = start + written;
     this.#view.setUint32(lengthAt, written, true);
   }
@@ -205,6 +209,9 @@ export class BytesReader {
   string(): string {
     const byteCount = this.u32();
     const at = this.#take(byteCount);
+    if (isShortAscii(this.#bytes, at, at + byteCount)) {
+      return asciiString(this.#bytes, at, at + byteCount);
+    }
     try {
       return textDecoder.decode(this.#bytes.subarray(at, at + byteCount));
     } catch (error) {

@@ -1,4 +1,5 @@
 // stdx: the small standard library every other module may use. No I/O, no state.
+export { asciiString } from "./ascii.ts";
 export { AssertionFailure, assert, maybe, must, unreachable } from "./assert.ts";
 export { BytesReader, BytesWriter } from "./bytes.ts";
 export { checksum, digestHex } from "./checksum.ts";
