@@ -8,13 +8,12 @@
 import { ID_BYTES_MAX } from "../constants.ts";
 import type { AccountCreate, AssetCreate, AssetUpdate, TransferCreate } from "../protocol/index.ts";
 import { NICKNAME_BYTES_MAX } from "../protocol/index.ts";
-import { ErrorCode, TxgridError } from "../stdx/index.ts";
+import { ErrorCode, hasIdCharactersOnly, TxgridError } from "../stdx/index.ts";
 import type { NewAccount, NewTransfer } from "./api-types.ts";
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 const U32_MAX = 2 ** 32 - 1;
-const idPattern = /^[A-Za-z0-9._:-]+$/;
 /** With the u flag, a surrogate pair is one code point: this matches lone surrogates only. */
 const loneSurrogate = /\p{Surrogate}/u;
 
@@ -34,7 +33,7 @@ export function checkId(value: unknown, place: Place, field = ""): string {
   if (typeof value !== "string" || value.length === 0 || value.length > ID_BYTES_MAX) {
     throw bad(place, field, `must be a string of 1 to ${ID_BYTES_MAX} characters`);
   }
-  if (!idPattern.test(value)) throw bad(place, field, "may hold only A-Z a-z 0-9 . _ : -");
+  if (!hasIdCharactersOnly(value)) throw bad(place, field, "may hold only A-Z a-z 0-9 . _ : -");
   return value;
 }
 

@@ -21,6 +21,7 @@ import {
   assert,
   checksum,
   ErrorCode,
+  ID_CHARACTER,
   TxgridError,
   unreachable,
 } from "../stdx/index.ts";
@@ -87,12 +88,6 @@ const I64_MAX = 2n ** 63n - 1n;
 const U32_SPLIT = 2 ** 32;
 /** A u53 stored as u64 has its top 11 bits clear: the high u32 stays below 2^21. */
 const U53_HIGH_LIMIT = 2 ** 21;
-
-/** 1 for the bytes an id may contain: [A-Za-z0-9._:-]. */
-const ID_BYTE = new Uint8Array(256);
-for (const range of ["AZ", "az", "09", "..", "__", "::", "--"]) {
-  for (let code = range.charCodeAt(0); code <= range.charCodeAt(1); code++) ID_BYTE[code] = 1;
-}
 
 /** 1 for the numbers that are ResultCodes. */
 const RESULT_CODE = new Uint8Array(Math.max(...Object.values(ResultCode)) + 1);
@@ -194,7 +189,7 @@ class FrameWriter {
     bytes[this.offset] = length;
     for (let index = 0; index < length; index++) {
       const code = value.charCodeAt(index);
-      if (code > 0x7f || ID_BYTE[code] !== 1) {
+      if (code > 0x7f || ID_CHARACTER[code] !== 1) {
         throw badRequest(`invalid id ${JSON.stringify(value)}`);
       }
       bytes[start + index] = code;
@@ -691,7 +686,8 @@ class BodyReader {
     const start = this.take(length);
     const bytes = this.bytes;
     for (let index = start; index < start + length; index++) {
-      if (ID_BYTE[bytes[index] as number] !== 1) throw decodeError(`invalid id byte at ${index}`);
+      if (ID_CHARACTER[bytes[index] as number] !== 1)
+        throw decodeError(`invalid id byte at ${index}`);
     }
     return asciiString(bytes, start, start + length);
   }

@@ -7,7 +7,8 @@ export interface Journal {
   readonly lsnLast: number;
   readonly lsnDurable: number;
   append(payload: Uint8Array): number;
-  flush(sync: boolean): Promise<void>;
+  /** `offload`: fdatasync on the thread pool instead of blocking the event loop. */
+  flush(sync: boolean, offload?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,8 +33,9 @@ export class MemoryJournal implements Journal {
     return this.#lsnLast;
   }
 
-  flush(sync: boolean): Promise<void> {
+  flush(sync: boolean, offload?: boolean): Promise<void> {
     void sync;
+    void offload;
     return Promise.resolve();
   }
 

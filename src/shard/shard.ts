@@ -354,7 +354,10 @@ export class Shard {
     let lsn: number;
     try {
       lsn = this.#journal.append(payload);
-      await this.#journal.flush(policy !== "lazy");
+      // Under load, the fdatasync goes to the thread pool so that the requests arriving
+      // meanwhile are read and queued for the next batch; a lone command blocks (no hop).
+      const offload = commands.length > 1 || this.#queue.length > 0;
+      await this.#journal.flush(policy !== "lazy", offload);
     } catch (error) {
       this.#fail(error);
       return null;

@@ -5,4 +5,5 @@ export { BytesReader, BytesWriter } from "./bytes.ts";
 export { checksum, digestHex } from "./checksum.ts";
 export { type Clock, ManualClock, type Timers } from "./clock.ts";
 export { ErrorCode, isTxgridError, TxgridError } from "./errors.ts";
+export { hasIdCharactersOnly, ID_CHARACTER } from "./id-alphabet.ts";
 export { Prng } from "./prng.ts";
