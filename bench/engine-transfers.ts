@@ -1,0 +1,260 @@
+// In-process benchmark of the engine's hottest command: Engine.applyBatch over transfer.create
+// commands, with no log, network or executor around it (issue 3: the engine's share of the
+// server's budget is about 1 µs per transfer).
+//
+// Method: create the accounts, apply `--held` transfers so that the tables hold as many as a
+// long-running server would, then time `--runs` runs of `--measure` transfers each and print
+// every run and the median in µs per transfer, with the garbage collector's time during the
+// runs. Commands are encoded and decoded with the log's codec before timing, so their ids are
+// fresh strings as in a server (never the stored key strings themselves), and the cost of
+// building them is not counted. `--memory` measures instead the bytes per account (1,000,000
+// accounts) and per stored transfer, after full garbage collections.
+//
+//   node dist/bench/engine-transfers.js [--accounts 100000] [--held 1000000]
+//        [--measure 200000] [--runs 5] [--batch 8190] [--hot 0|90] [--memory]
+//
+// Guarantees: the workload is seeded (same commands on every run of the script); every timed
+// transfer must succeed (the accounts are funded so that none is refused), which the script
+// checks, so a broken engine cannot look fast.
+import { PerformanceObserver } from "node:perf_hooks";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { Workload } from "../src/bench/index.ts";
+import { BATCH_COMMANDS_MAX } from "../src/constants.ts";
+import { type Command, decodeCommand, Engine, encodeCommand } from "../src/engine/index.ts";
+import { assert, BytesReader, BytesWriter } from "../src/stdx/index.ts";
+
+setFlagsFromString("--expose-gc");
+const collectGarbage = runInNewContext("gc") as () => void;
+
+interface Options {
+  accountCount: number;
+  heldCount: number;
+  measureCount: number;
+  runCount: number;
+  batchCount: number;
+  hotPercent: number;
+  memory: boolean;
+}
+
+const balanceInitial = 1_000_000_000n;
+
+function parseOptions(argv: readonly string[]): Options {
+  const options: Options = {
+    accountCount: 100_000,
+    heldCount: 1_000_000,
+    measureCount: 200_000,
+    runCount: 5,
+    batchCount: BATCH_COMMANDS_MAX,
+    hotPercent: 0,
+    memory: false,
+  };
+  const numeric: Record<string, keyof Options> = {
+    "--accounts": "accountCount",
+    "--held": "heldCount",
+    "--measure": "measureCount",
+    "--runs": "runCount",
+    "--batch": "batchCount",
+    "--hot": "hotPercent",
+  };
+  for (let index = 0; index < argv.length; index++) {
+    const flag = argv[index] as string;
+    if (flag === "--memory") {
+      options.memory = true;
+      continue;
+    }
+    const field = numeric[flag];
+    const value = Number(argv[++index]);
+    if (field === undefined || !Number.isInteger(value) || value < 0) {
+      throw new Error(`usage: engine-transfers ${Object.keys(numeric).join(" N ")} N --memory`);
+    }
+    (options as unknown as Record<string, number>)[field] = value;
+  }
+  assert(options.batchCount > 0 && options.batchCount <= BATCH_COMMANDS_MAX, "batch size");
+  return options;
+}
+
+/** Commands as the log's decoder returns them: fresh strings and bigints. */
+function throughCodec(commands: readonly Command[]): Command[] {
+  const writer = new BytesWriter(1 << 20, 1 << 30);
+  for (const command of commands) encodeCommand(writer, command);
+  const reader = new BytesReader(writer.copy());
+  return commands.map(() => decodeCommand(reader));
+}
+
+function accountId(index: number): string {
+  return `acct-${index}`;
+}
+
+function accountCommands(count: number): Command[] {
+  return Array.from({ length: count }, (_, index) => ({
+    kind: "account.create",
+    id: accountId(index),
+    balance: balanceInitial,
+    floor: 0n,
+    nickname: null,
+  }));
+}
+
+class TransferSource {
+  readonly #workload: Workload;
+  #issuedCount = 0;
+
+  constructor(accountCount: number, hotPercent: number) {
+    this.#workload = new Workload(42, accountCount, hotPercent);
+  }
+
+  /** `count` new transfers in batches of `batchCount`, through the codec. */
+  batches(count: number, batchCount: number): Command[][] {
+    const batches: Command[][] = [];
+    for (let done = 0; done < count; done += batchCount) {
+      const commands: Command[] = [];
+      for (let index = 0; index < Math.min(batchCount, count - done); index++) {
+        const choice = this.#workload.next();
+        commands.push({
+          kind: "transfer.create",
+          id: `tr-${this.#issuedCount++}`,
+          debitId: accountId(choice.debitIndex),
+          creditId: accountId(choice.creditIndex),
+          amount: BigInt(choice.amount),
+          pending: false,
+          timeoutMs: 0,
+          origin: "api",
+        });
+      }
+      batches.push(throughCodec(commands));
+    }
+    return batches;
+  }
+}
+
+class Applier {
+  readonly engine = new Engine();
+  #timestampMs = 1_700_000_000_000;
+
+  /**
+   * Applies the batches; returns the seconds taken, wall clock and CPU (this process's user +
+   * system time: on a shared machine, the part of the wall time it was actually running,
+   * garbage collector threads included). Every command must succeed.
+   */
+  apply(batches: readonly Command[][]): { seconds: number; cpuSeconds: number } {
+    const startNs = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
+    let refusedCount = 0;
+    for (const commands of batches) {
+      const results = this.engine.applyBatch(this.engine.lsn + 1, this.#timestampMs++, commands);
+      for (let index = 0; index < results.length; index++) {
+        if ((results[index] as { code: number }).code !== 0) refusedCount++;
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+    const cpu = process.cpuUsage(cpuStart);
+    assert(refusedCount === 0, `${refusedCount} commands were refused`);
+    return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Heap plus typed-array bytes after full collections (with turns for finalizers between). */
+async function memoryBytes(): Promise<{ heapBytes: number; bufferBytes: number }> {
+  for (let round = 0; round < 4; round++) {
+    collectGarbage();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const usage = process.memoryUsage();
+  return { heapBytes: usage.heapUsed, bufferBytes: usage.arrayBuffers };
+}
+
+function fixed(value: number, digits = 2): string {
+  return value.toFixed(digits);
+}
+
+async function runSpeed(options: Options): Promise<void> {
+  const applier = new Applier();
+  applier.apply(
+    chunks(accountCommands(options.accountCount), BATCH_COMMANDS_MAX).map(throughCodec),
+  );
+  const source = new TransferSource(options.accountCount, options.hotPercent);
+  // The held transfers are applied in pieces, so their commands need not all exist at once.
+  let heldSeconds = 0;
+  for (let done = 0; done < options.heldCount; done += 200_000) {
+    const count = Math.min(200_000, options.heldCount - done);
+    heldSeconds += applier.apply(source.batches(count, options.batchCount)).seconds;
+  }
+  const runsUs: number[] = [];
+  const runsCpuUs: number[] = [];
+  const gcShares: number[] = [];
+  for (let run = 0; run < options.runCount; run++) {
+    const batches = source.batches(options.measureCount, options.batchCount);
+    collectGarbage();
+    let gcMs = 0;
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcMs += entry.duration;
+    });
+    observer.observe({ entryTypes: ["gc"] });
+    const { seconds, cpuSeconds } = applier.apply(batches);
+    // GC entries arrive asynchronously: let them in before reading the sum.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    observer.disconnect();
+    runsUs.push((seconds * 1e6) / options.measureCount);
+    runsCpuUs.push((cpuSeconds * 1e6) / options.measureCount);
+    gcShares.push(gcMs / (seconds * 1e3));
+  }
+  const stats = applier.engine.stats();
+  console.log(
+    `engine-transfers: accounts ${options.accountCount}, hot ${options.hotPercent}%, ` +
+      `batch ${options.batchCount}, held ${options.heldCount} ` +
+      `(applied at ${fixed((heldSeconds * 1e6) / Math.max(1, options.heldCount))} µs each)`,
+  );
+  console.log(`  runs of ${options.measureCount}: ${runsUs.map((us) => fixed(us)).join(" ")} µs`);
+  console.log(`  CPU per transfer: ${runsCpuUs.map((us) => fixed(us)).join(" ")} µs`);
+  console.log(
+    `  median ${fixed(median(runsUs))} µs/transfer (CPU ${fixed(median(runsCpuUs))}), ` +
+      `GC ${fixed(median(gcShares) * 100, 1)}% ` +
+      `of run time, transfers stored ${stats.transferCount}`,
+  );
+}
+
+async function runMemory(options: Options): Promise<void> {
+  const base = await memoryBytes();
+  const applier = new Applier();
+  const accountCount = 1_000_000;
+  for (let done = 0; done < accountCount; done += 100_000) {
+    const commands = accountCommands(accountCount).slice(done, done + 100_000);
+    applier.apply(chunks(commands, BATCH_COMMANDS_MAX).map(throughCodec));
+  }
+  const withAccounts = await memoryBytes();
+  const source = new TransferSource(options.accountCount, options.hotPercent);
+  const transferCount = 1_000_000;
+  for (let done = 0; done < transferCount; done += 200_000) {
+    applier.apply(source.batches(200_000, options.batchCount));
+  }
+  const withTransfers = await memoryBytes();
+  const per = (after: number, before: number, count: number) => fixed((after - before) / count, 1);
+  console.log(
+    `engine memory: 1,000,000 accounts: heap ${per(withAccounts.heapBytes, base.heapBytes, accountCount)} ` +
+      `+ buffers ${per(withAccounts.bufferBytes, base.bufferBytes, accountCount)} B/account; ` +
+      `heap used ${fixed(withAccounts.heapBytes / 2 ** 20, 1)} MiB`,
+  );
+  console.log(
+    `  1,000,000 transfers: heap ${per(withTransfers.heapBytes, withAccounts.heapBytes, transferCount)} ` +
+      `+ buffers ${per(withTransfers.bufferBytes, withAccounts.bufferBytes, transferCount)} B/transfer; ` +
+      `heap used ${fixed(withTransfers.heapBytes / 2 ** 20, 1)} MiB, ` +
+      `buffers ${fixed(withTransfers.bufferBytes / 2 ** 20, 1)} MiB`,
+  );
+  assert(applier.engine.stats().transferCount === transferCount, "every transfer stored");
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = [];
+  for (let at = 0; at < items.length; at += size) result.push(items.slice(at, at + size));
+  return result;
+}
+
+const options = parseOptions(process.argv.slice(2));
+if (options.memory) await runMemory(options);
+else await runSpeed(options);
