@@ -86,14 +86,20 @@ function accountId(index: number): string {
   return `acct-${index}`;
 }
 
+let accountsIssued = 0;
+
+/** The next `count` accounts, through the codec. */
 function accountCommands(count: number): Command[] {
-  return Array.from({ length: count }, (_, index) => ({
+  const first = accountsIssued;
+  accountsIssued += count;
+  const commands: Command[] = Array.from({ length: count }, (_, index) => ({
     kind: "account.create",
-    id: accountId(index),
+    id: accountId(first + index),
     balance: balanceInitial,
     floor: 0n,
     nickname: null,
   }));
+  return throughCodec(commands);
 }
 
 class TransferSource {
@@ -104,28 +110,30 @@ class TransferSource {
     this.#workload = new Workload(42, accountCount, hotPercent);
   }
 
-  /** `count` new transfers in batches of `batchCount`, through the codec. */
-  batches(count: number, batchCount: number): Command[][] {
-    const batches: Command[][] = [];
-    for (let done = 0; done < count; done += batchCount) {
-      const commands: Command[] = [];
-      for (let index = 0; index < Math.min(batchCount, count - done); index++) {
-        const choice = this.#workload.next();
-        commands.push({
-          kind: "transfer.create",
-          id: `tr-${this.#issuedCount++}`,
-          debitId: accountId(choice.debitIndex),
-          creditId: accountId(choice.creditIndex),
-          amount: BigInt(choice.amount),
-          pending: false,
-          timeoutMs: 0,
-          origin: "api",
-        });
-      }
-      batches.push(throughCodec(commands));
+  /** The next `count` transfers, through the codec. */
+  batch(count: number): Command[] {
+    const commands: Command[] = [];
+    for (let index = 0; index < count; index++) {
+      const choice = this.#workload.next();
+      commands.push({
+        kind: "transfer.create",
+        id: `tr-${this.#issuedCount++}`,
+        debitId: accountId(choice.debitIndex),
+        creditId: accountId(choice.creditIndex),
+        amount: BigInt(choice.amount),
+        pending: false,
+        timeoutMs: 0,
+        origin: "api",
+      });
     }
-    return batches;
+    return throughCodec(commands);
   }
+}
+
+interface Timing {
+  seconds: number;
+  cpuSeconds: number;
+  gcMs: number;
 }
 
 class Applier {
@@ -133,24 +141,37 @@ class Applier {
   #timestampMs = 1_700_000_000_000;
 
   /**
-   * Applies the batches; returns the seconds taken, wall clock and CPU (this process's user +
-   * system time: on a shared machine, the part of the wall time it was actually running,
-   * garbage collector threads included). Every command must succeed.
+   * Applies `count` commands from `next`, decoding each batch just before applying it as a
+   * server does (so the engine's allocations meet the young generation as they would there).
+   * Times only applyBatch: wall clock, and CPU (this process's user + system time: on a shared
+   * machine the part of the wall time it actually ran, garbage collector threads included);
+   * gcMs is every collection pause of the whole run, decoding included. Every command must
+   * succeed.
    */
-  apply(batches: readonly Command[][]): { seconds: number; cpuSeconds: number } {
-    const startNs = process.hrtime.bigint();
-    const cpuStart = process.cpuUsage();
+  async run(count: number, batchCount: number, next: (count: number) => Command[]) {
+    const timing: Timing = { seconds: 0, cpuSeconds: 0, gcMs: 0 };
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) timing.gcMs += entry.duration;
+    });
+    observer.observe({ entryTypes: ["gc"] });
     let refusedCount = 0;
-    for (const commands of batches) {
+    for (let done = 0; done < count; done += batchCount) {
+      const commands = next(Math.min(batchCount, count - done));
+      const cpuStart = process.cpuUsage();
+      const startNs = process.hrtime.bigint();
       const results = this.engine.applyBatch(this.engine.lsn + 1, this.#timestampMs++, commands);
+      timing.seconds += Number(process.hrtime.bigint() - startNs) / 1e9;
+      const cpu = process.cpuUsage(cpuStart);
+      timing.cpuSeconds += (cpu.user + cpu.system) / 1e6;
       for (let index = 0; index < results.length; index++) {
         if ((results[index] as { code: number }).code !== 0) refusedCount++;
       }
     }
-    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-    const cpu = process.cpuUsage(cpuStart);
+    // GC entries arrive asynchronously: let them in before reading the sum.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    observer.disconnect();
     assert(refusedCount === 0, `${refusedCount} commands were refused`);
-    return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    return timing;
   }
 }
 
@@ -175,47 +196,31 @@ function fixed(value: number, digits = 2): string {
 
 async function runSpeed(options: Options): Promise<void> {
   const applier = new Applier();
-  applier.apply(
-    chunks(accountCommands(options.accountCount), BATCH_COMMANDS_MAX).map(throughCodec),
-  );
+  await applier.run(options.accountCount, BATCH_COMMANDS_MAX, accountCommands);
   const source = new TransferSource(options.accountCount, options.hotPercent);
-  // The held transfers are applied in pieces, so their commands need not all exist at once.
-  let heldSeconds = 0;
-  for (let done = 0; done < options.heldCount; done += 200_000) {
-    const count = Math.min(200_000, options.heldCount - done);
-    heldSeconds += applier.apply(source.batches(count, options.batchCount)).seconds;
-  }
+  const nextTransfers = (count: number) => source.batch(count);
+  const held = await applier.run(options.heldCount, options.batchCount, nextTransfers);
   const runsUs: number[] = [];
   const runsCpuUs: number[] = [];
-  const gcShares: number[] = [];
+  const runsGcNs: number[] = [];
   for (let run = 0; run < options.runCount; run++) {
-    const batches = source.batches(options.measureCount, options.batchCount);
-    collectGarbage();
-    let gcMs = 0;
-    const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) gcMs += entry.duration;
-    });
-    observer.observe({ entryTypes: ["gc"] });
-    const { seconds, cpuSeconds } = applier.apply(batches);
-    // GC entries arrive asynchronously: let them in before reading the sum.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    observer.disconnect();
-    runsUs.push((seconds * 1e6) / options.measureCount);
-    runsCpuUs.push((cpuSeconds * 1e6) / options.measureCount);
-    gcShares.push(gcMs / (seconds * 1e3));
+    const timing = await applier.run(options.measureCount, options.batchCount, nextTransfers);
+    runsUs.push((timing.seconds * 1e6) / options.measureCount);
+    runsCpuUs.push((timing.cpuSeconds * 1e6) / options.measureCount);
+    runsGcNs.push((timing.gcMs * 1e6) / options.measureCount);
   }
   const stats = applier.engine.stats();
+  const perHeld = (held.seconds * 1e6) / Math.max(1, options.heldCount);
   console.log(
     `engine-transfers: accounts ${options.accountCount}, hot ${options.hotPercent}%, ` +
-      `batch ${options.batchCount}, held ${options.heldCount} ` +
-      `(applied at ${fixed((heldSeconds * 1e6) / Math.max(1, options.heldCount))} µs each)`,
+      `batch ${options.batchCount}, held ${options.heldCount} (applied at ${fixed(perHeld)} µs each)`,
   );
   console.log(`  runs of ${options.measureCount}: ${runsUs.map((us) => fixed(us)).join(" ")} µs`);
   console.log(`  CPU per transfer: ${runsCpuUs.map((us) => fixed(us)).join(" ")} µs`);
   console.log(
     `  median ${fixed(median(runsUs))} µs/transfer (CPU ${fixed(median(runsCpuUs))}), ` +
-      `GC ${fixed(median(gcShares) * 100, 1)}% ` +
-      `of run time, transfers stored ${stats.transferCount}`,
+      `GC pauses ${fixed(median(runsGcNs), 0)} ns/transfer, ` +
+      `transfers stored ${stats.transferCount}`,
   );
 }
 
@@ -223,16 +228,11 @@ async function runMemory(options: Options): Promise<void> {
   const base = await memoryBytes();
   const applier = new Applier();
   const accountCount = 1_000_000;
-  for (let done = 0; done < accountCount; done += 100_000) {
-    const commands = accountCommands(accountCount).slice(done, done + 100_000);
-    applier.apply(chunks(commands, BATCH_COMMANDS_MAX).map(throughCodec));
-  }
+  await applier.run(accountCount, BATCH_COMMANDS_MAX, accountCommands);
   const withAccounts = await memoryBytes();
   const source = new TransferSource(options.accountCount, options.hotPercent);
   const transferCount = 1_000_000;
-  for (let done = 0; done < transferCount; done += 200_000) {
-    applier.apply(source.batches(200_000, options.batchCount));
-  }
+  await applier.run(transferCount, options.batchCount, (count) => source.batch(count));
   const withTransfers = await memoryBytes();
   const per = (after: number, before: number, count: number) => fixed((after - before) / count, 1);
   console.log(
@@ -248,13 +248,6 @@ async function runMemory(options: Options): Promise<void> {
   );
   assert(applier.engine.stats().transferCount === transferCount, "every transfer stored");
 }
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let at = 0; at < items.length; at += size) result.push(items.slice(at, at + size));
-  return result;
-}
-
 const options = parseOptions(process.argv.slice(2));
 if (options.memory) await runMemory(options);
 else await runSpeed(options);
