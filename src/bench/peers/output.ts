@@ -11,7 +11,7 @@ export interface RedisBenchmarkFigures {
   readonly requestCount: number;
   readonly requestsPerSecond: number;
   readonly latency: PeerLatency;
-  /** Lines reporting a server error (redis-benchmark -e prints at most one per second). */
+  /** Lines reporting a server error (redis-benchmark 7 stops at the first and exits 1). */
   readonly errorLineCount: number;
 }
 
@@ -51,7 +51,9 @@ export function parseRedisBenchmark(output: string): RedisBenchmarkFigures {
     throw missing("redis-benchmark", "latency summary", text);
   }
   const [, , p50Ms, , p99Ms, maxMs] = values as [number, number, number, number, number, number];
-  const distribution = text.split("Latency by percentile distribution:")[1] ?? "";
+  // Only the percentile listing: the cumulative listing after it has rows in another grid.
+  const distribution =
+    text.split("Latency by percentile distribution:")[1]?.split("Cumulative distribution")[0] ?? "";
   let p999Ms: number | null = null;
   for (const match of distribution.matchAll(/^([\d.]+)% <= ([\d.]+) milliseconds/gm)) {
     if (Number(match[1]) >= 99.9) {

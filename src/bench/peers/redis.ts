@@ -155,7 +155,6 @@ export class RedisPeer {
       String(RANDOM_RANGE),
       "--precision",
       "3",
-      "-e",
     ];
     const script = [
       "EVALSHA",

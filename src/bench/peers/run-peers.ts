@@ -8,6 +8,7 @@
 // whose binaries are missing is an error, unless installing was asked for
 // (scripts/setup-peers.sh).
 
+import { PEER_CLIENTS_MAX } from "../../constants.ts";
 import { ErrorCode, TxgridError } from "../../stdx/index.ts";
 import type { BenchReport } from "../bench.ts";
 import { PostgresPeer } from "./postgres.ts";
@@ -116,6 +117,12 @@ function startPeer(name: PeerName, workload: PeerWorkload): Promise<PeerInstance
 /** Runs every peer spec `runCount` times; one fresh instance per peer name. */
 export async function runPeers(options: PeerComparisonOptions): Promise<PeerReport[]> {
   const names = PEER_NAMES.filter((name) => options.peers.some((spec) => spec.name === name));
+  if (options.workload.concurrency > PEER_CLIENTS_MAX) {
+    throw new TxgridError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `--peers: at most ${PEER_CLIENTS_MAX} concurrent clients (got ${options.workload.concurrency})`,
+    );
+  }
   await ensureInstalled(names, options);
   const reports: PeerReport[] = [];
   for (const name of names) {
