@@ -96,6 +96,33 @@ export const RECONNECT_DELAY_MS_MIN = 50;
 /** Longest delay between two reconnect attempts. */
 export const RECONNECT_DELAY_MS_MAX = 2_000;
 
+// ---- `txgrid bench --peers`: PostgreSQL and Redis side by side (src/bench/peers) ----
+
+/** First port tried for the private Redis; the first free one of PEER_PORT_SCAN_COUNT is used. */
+export const PEER_REDIS_PORT_FIRST = 56_300;
+/** First port tried for the private PostgreSQL cluster. */
+export const PEER_POSTGRES_PORT_FIRST = 55_400;
+/** Ports tried from each first port before giving up. */
+export const PEER_PORT_SCAN_COUNT = 100;
+/** Most concurrent clients of a peer (redis-benchmark -c, pgbench -c, PostgreSQL connections). */
+export const PEER_CLIENTS_MAX = 512;
+/** Longest wait for a peer to start answering, and for it to exit when stopped. */
+export const PEER_START_TIMEOUT_MS = 60_000;
+/** Longest run of one helper command (psql, redis-cli, loading the accounts). */
+export const PEER_TOOL_TIMEOUT_MS = 300_000;
+/** Longest run of scripts/setup-peers.sh (apt-get update and install). */
+export const PEER_INSTALL_TIMEOUT_MS = 900_000;
+/** A load run is killed when it lasts this much longer than asked. */
+export const PEER_RUN_SLACK_MS = 120_000;
+/** Shortest measured peer run. */
+export const PEER_RUN_MS_MIN = 1_000;
+/** Most requests of redis-benchmark's sizing probe (it runs before each measured run). */
+export const PEER_PROBE_REQUESTS_MAX = 200_000;
+/** Most output bytes kept from one peer tool (redis-benchmark, pgbench, psql). */
+export const PEER_OUTPUT_BYTES_MAX = 64 * 1024 * 1024;
+/** Accounts written by one Lua call when loading Redis (bounds one blocking script). */
+export const PEER_LOAD_CHUNK_ACCOUNTS = 100_000;
+
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
 assert(WAL_RECORD_BYTES_MAX <= WAL_SEGMENT_BYTES_MAX, "a record must fit in a segment");
@@ -110,3 +137,5 @@ assert(TCP_CLOSE_TIMEOUT_MS > 0, "closing connections get time to take their rep
 assert(CALL_TIMEOUT_MS_DEFAULT <= CALL_TIMEOUT_MS_MAX, "the default timeout is allowed");
 assert(CLIENT_QUEUED_OPERATIONS_MAX >= BATCH_OPERATIONS_MAX, "a full batch can be queued");
 assert(RECONNECT_DELAY_MS_MIN <= RECONNECT_DELAY_MS_MAX, "reconnect delays are ordered");
+assert(PEER_PORT_SCAN_COUNT > 0, "at least one port is tried per peer");
+assert(PEER_RUN_MS_MIN < PEER_RUN_SLACK_MS, "a run gets slack beyond its length");

@@ -1,5 +1,6 @@
 // bench: the load generator behind `txgrid bench` (REST today), its workload, latency
-// statistics and report, and the helper that starts a real server process for it and tests.
+// statistics and report, the side-by-side runs against PostgreSQL and Redis (peers/), and
+// the helper that starts a real server process for it and tests.
 export {
   type BenchOptions,
   type BenchReport,
@@ -10,6 +11,15 @@ export {
 export { type BenchApi, type BenchProtocol, type Driver, openDriver } from "./drivers.ts";
 export { HttpConnection } from "./http-connection.ts";
 export { LatencyRecorder, type LatencySummary } from "./latency.ts";
+export {
+  type ComparisonRow,
+  comparisonRows,
+  formatComparison,
+  type PeerReport,
+  type PeerSpec,
+  parsePeerList,
+  runPeers,
+} from "./peers/index.ts";
 export { formatReport } from "./report.ts";
 export {
   type ServerProcess,

@@ -1,6 +1,7 @@
 // `txgrid bench`: runs the REST load (src/bench) against a server, or against a fresh server
 // it starts itself (--spawn, in a temporary data directory, stopped by pid afterwards),
-// once or --runs times, and prints each result and, for several runs, the medians.
+// once or --runs times, and prints each result and, for several runs, the medians; with
+// --peers, then the same workload against PostgreSQL and Redis, side by side.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,8 +9,13 @@ import { SingleBar } from "cli-progress";
 import {
   type BenchOptions,
   type BenchReport,
+  comparisonRows,
+  formatComparison,
   formatReport,
+  type PeerReport,
+  parsePeerList,
   runBench,
+  runPeers,
   type ServerProcess,
   startReferenceProcess,
   startServerProcess,
@@ -46,6 +52,14 @@ checks that money is conserved.
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
       --json FILE        also write the results as JSON
+      --peers LIST       then run the same workload against private PostgreSQL and
+                         Redis instances and print a side-by-side table with ratios:
+                         redis, postgres, redis:everysec, postgres:off (default
+                         setting: appendfsync=always / synchronous_commit=on, the
+                         relaxed ones with --fsync lazy); -c, -b, --hot, --accounts
+                         and --runs apply to them too
+      --peer-duration S  seconds per peer run (default: as long as txgrid's run)
+      --install-peers    install missing peers first (scripts/setup-peers.sh, root)
 `;
 
 const flags = {
@@ -67,6 +81,9 @@ const flags = {
   runs: { type: "string", default: "1" },
   seed: { type: "string", default: "1" },
   json: { type: "string" },
+  peers: { type: "string" },
+  "peer-duration": { type: "string" },
+  "install-peers": { type: "boolean", default: false },
 } as const;
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -94,6 +111,8 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
   }
   const runCount = integerFlag(values, "runs", 1, 100);
+  const peerList = stringFlag(values, "peers");
+  const peerSpecs = peerList === undefined ? [] : parsePeerList(peerList, fsync);
   const reports: BenchReport[] = [];
   for (let run = 0; run < runCount; run++) {
     const report = await benchOnce(options, values.spawn === true ? fsync : null, run);
@@ -102,17 +121,43 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     reports.push(report);
   }
   if (runCount > 1) process.stdout.write(`${formatMedians(reports)}\n`);
+  let peers: PeerReport[] = [];
+  if (peerSpecs.length > 0) {
+    const txgridSeconds = median(reports.map((report) => report.elapsedMs)) / 1000;
+    const peerSeconds =
+      values["peer-duration"] === undefined
+        ? Math.max(1, Math.round(txgridSeconds))
+        : integerFlag(values, "peer-duration", 1, 3600);
+    peers = await runPeers({
+      peers: peerSpecs,
+      workload: {
+        accountCount: options.accountCount,
+        hotPercent: options.hotPercent,
+        concurrency: options.concurrency,
+        batchSize: options.batchSize,
+        durationMs: peerSeconds * 1000,
+      },
+      runCount,
+      install: values["install-peers"] === true,
+      log: (line) => process.stderr.write(`  ${line}\n`),
+    });
+    const rows = comparisonRows(reports, peers);
+    process.stdout.write(`\n${formatComparison(rows, peers, (reports[0] as BenchReport).route)}\n`);
+  }
   const jsonPath = stringFlag(values, "json");
   if (jsonPath !== undefined) {
-    writeFileSync(
-      jsonPath,
-      `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`,
-    );
+    const txgrid = reports.length === 1 ? reports[0] : reports;
+    const json =
+      peerSpecs.length === 0
+        ? txgrid
+        : { txgrid, peers, comparison: comparisonRows(reports, peers) };
+    writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
   }
-  const failed = reports.some(
-    (report) =>
-      report.errorCount > 0 || (!report.moneyConserved && report.options.reference !== true),
-  );
+  const failed =
+    reports.some(
+      (report) =>
+        report.errorCount > 0 || (!report.moneyConserved && report.options.reference !== true),
+    ) || peers.some((peer) => !peer.moneyConserved || peer.errorCount > 0);
   return failed ? 1 : 0;
 }
 

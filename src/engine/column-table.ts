@@ -25,6 +25,7 @@
 import { assert, type BytesWriter, ErrorCode, TxgridError } from "../stdx/index.ts";
 import {
   type Column,
+  ColumnKind,
   type ColumnSpec,
   createColumns,
   type RecordStore,
@@ -65,6 +66,8 @@ export class ColumnTable implements Table {
 
   /** The schema's own row reader and writer (RowCodec): readers and inserts use them. */
   readonly #codec: RowCodec;
+  /** Whether a column keeps its values in an array rather than in the record. */
+  readonly #hasStrings: boolean;
 
   constructor(
     name: string,
@@ -78,6 +81,8 @@ export class ColumnTable implements Table {
     this.#columns = columns;
     this.#codec = codec === null ? { read: null, write: null } : codec(columns);
     this.#columnIndexes = new Map(specs.map((spec, index) => [spec.name, index]));
+    const { STRING, STRING_OR_NULL } = ColumnKind;
+    this.#hasStrings = specs.some((spec) => spec.kind === STRING || spec.kind === STRING_OR_NULL);
     this.#rowTemplate = Object.fromEntries(specs.map((spec) => [spec.name, null]));
     assert(this.#columnIndexes.size === specs.length, "column names must differ");
     this.#indexes = indexes;
@@ -98,6 +103,37 @@ export class ColumnTable implements Table {
 
   find(key: string): number {
     return this.#keys.find(key);
+  }
+
+  /** find() with the key's hash computed by the caller (KeyIndex.findHashed). */
+  findHashed(key: string, hash: number): number {
+    return this.#keys.findHashed(key, hash);
+  }
+
+  /** The record store, for a schema's own record readers and writers (system-tables.ts). */
+  get store(): RecordStore {
+    return this.#store;
+  }
+
+  /**
+   * The first half of an insert for a caller that writes the record itself, field by field
+   * (a schema's own writer, system-tables.ts): adds `key` (absent; `hash` from the caller) at
+   * the next slot and makes room for its record. The caller then writes every field and calls
+   * appended(). No undo entry is recorded: it is for a caller that has checked everything
+   * that could fail before it starts writing, so there is nothing to roll back.
+   */
+  appendHashed(key: string, hash: number): number {
+    assert(!this.#hasStrings, "string columns are written by insert()");
+    const slot = this.#keys.insertHashed(key, hash);
+    if (slot >= this.#store.capacity) this.#store.reserve(this.#store.capacity * 2);
+    return slot;
+  }
+
+  /** The second half of appendHashed: the record at `slot` is written; index it. */
+  appended(slot: number): void {
+    assert(slot === this.size - 1, "appended() follows appendHashed()");
+    const indexes = this.#indexes;
+    for (let index = 0; index < indexes.length; index++) (indexes[index] as ColumnIndex).add(slot);
   }
 
   keyAt(slot: number): string {

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { hashKey, KeyIndex } from "./key-index.ts";
+import { ID_BYTES_MAX } from "../constants.ts";
+import { hashKey, KeyIndex, validIdHash } from "./key-index.ts";
+import { isValidId } from "./values.ts";
 
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.PROP_RUNS ?? 300);
@@ -92,4 +94,38 @@ test("equal strings hash alike, whatever object holds them", () => {
     }),
     { seed, numRuns: 1000 },
   );
+});
+
+test("validIdHash is isValidId and hashKey in one pass", () => {
+  const idCharacter = fc.constantFrom(..."ABZaz09._:-".split(""), " ", "é", "\u0000", "/");
+  const candidate = fc.oneof(
+    fc.string({ unit: idCharacter, maxLength: 12 }),
+    fc.string({ unit: idCharacter, minLength: ID_BYTES_MAX - 1, maxLength: ID_BYTES_MAX + 1 }),
+    key,
+  );
+  fc.assert(
+    fc.property(candidate, (id) => {
+      const hash = validIdHash(id);
+      if (!isValidId(id)) assert.equal(hash, -1);
+      else assert.equal(hash, hashKey(id) >>> 0);
+    }),
+    { seed, numRuns: 3000 },
+  );
+});
+
+test("findHashed and insertHashed agree with find and insert", () => {
+  const index = new KeyIndex();
+  const ids = Array.from({ length: 500 }, (_, n) => `id-${n}`);
+  ids.forEach((id, slot) => {
+    assert.equal(index.findHashed(id, validIdHash(id)), -1);
+    assert.equal(
+      index.insertHashed(copyOf(id), slot % 2 === 0 ? validIdHash(id) : hashKey(id)),
+      slot,
+    );
+  });
+  ids.forEach((id, slot) => {
+    assert.equal(index.find(copyOf(id)), slot);
+    assert.equal(index.findHashed(id, validIdHash(id)), slot);
+    assert.equal(index.findHashed(id, hashKey(id)), slot);
+  });
 });

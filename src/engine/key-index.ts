@@ -15,11 +15,14 @@
 //   units with MurmurHash3's final mix) is not keyed: ids chosen to collide would slow
 //   probes, never change an answer.
 //
-// Two memos serve the ledger's access pattern: the last two keys found (a transfer looks each
-// of its accounts up again when its debit and credit are written and its row stores them),
-// and the empty bucket where the last absent key's probe ended (the executor checks that a
-// transfer id is absent right before inserting it).
+// Two memos serve the generic executor's access pattern: the last two keys found (a
+// transaction looks a row up again when a later operation or a ref names it), and the empty
+// bucket where the last absent key's probe ended (an insert follows the check that its key is
+// absent). The ledger's transfer path hashes each id once, while checking that it is a valid
+// id (validIdHash), and passes the hash in (findHashed, insertHashed).
+import { ID_BYTES_MAX } from "../constants.ts";
 import { assert } from "../stdx/index.ts";
+import { idCharacters } from "./values.ts";
 
 const pairsInitial = 16;
 const empty = 0;
@@ -49,7 +52,7 @@ export class KeyIndex {
   find(key: string): number {
     if (this.#recentSlot0 >= 0 && key === this.#recentKey0) return this.#recentSlot0;
     if (this.#recentSlot1 >= 0 && key === this.#recentKey1) return this.#recentSlot1;
-    const slot = this.#probe(key);
+    const slot = this.#probe(key, hashKey(key));
     if (slot >= 0) {
       this.#recentKey1 = this.#recentKey0;
       this.#recentSlot1 = this.#recentSlot0;
@@ -59,19 +62,34 @@ export class KeyIndex {
     return slot;
   }
 
+  /**
+   * find() for a caller that has hashed `key` already (`hash` from hashKey or validIdHash).
+   * It skips the memos: they serve lookups repeated within a transaction, which this caller
+   * does not make.
+   */
+  findHashed(key: string, hash: number): number {
+    return this.#probe(key, hash | 0);
+  }
+
   /** Adds `key`, which must be absent, at the next slot; returns that slot. */
   insert(key: string): number {
+    return this.insertHashed(key, hashKey(key));
+  }
+
+  /** insert() for a caller that has hashed `key` already (hashKey, or validIdHash unsigned). */
+  insertHashed(key: string, hashAny: number): number {
+    const hash = hashAny | 0;
     if (key !== this.#absentKey || this.#absentBucket < 0) {
-      assert(this.#probe(key) === -1, "key inserted twice");
+      assert(this.#probe(key, hash) === -1, "key inserted twice");
     }
     const slot = this.#keys.length;
     let bucket = this.#absentBucket;
     this.#absentBucket = -1;
     if ((slot + 1) * 4 > this.#pairs.length) {
       this.#grow();
-      bucket = this.#emptyBucket(hashKey(key));
+      bucket = this.#emptyBucket(hash);
     }
-    this.#pairs[bucket * 2] = hashKey(key);
+    this.#pairs[bucket * 2] = hash;
     this.#pairs[bucket * 2 + 1] = slot + 1;
     this.#keys.push(key);
     return slot;
@@ -96,10 +114,9 @@ export class KeyIndex {
   }
 
   /** The slot of `key`, or -1 (remembering the empty bucket where the probe ended). */
-  #probe(key: string): number {
+  #probe(key: string, hash: number): number {
     const pairs = this.#pairs;
     const mask = (pairs.length >> 1) - 1;
-    const hash = hashKey(key);
     for (let bucket = hash & mask; ; bucket = (bucket + 1) & mask) {
       const entry = pairs[bucket * 2 + 1] as number;
       if (entry === empty) {
@@ -151,11 +168,33 @@ function mixedHash(key: string): number {
   for (let index = 0; index < key.length; index++) {
     hash = Math.imul(hash ^ key.charCodeAt(index), 0x01000193);
   }
-  hash ^= hash >>> 16;
+  return finalMix(hash);
+}
+
+/** MurmurHash3's 32-bit finalizer: spreads FNV's low bits, which pick the bucket. */
+function finalMix(fnv: number): number {
+  let hash = fnv ^ (fnv >>> 16);
   hash = Math.imul(hash, 0x85ebca6b);
   hash ^= hash >>> 13;
   hash = Math.imul(hash, 0xc2b2ae35);
   return hash ^ (hash >>> 16);
+}
+
+/**
+ * For an id that isValidId accepts, hashKey(id) as an unsigned 32-bit number; -1 for any
+ * other string. One pass over the characters both checks and hashes them, so each id of a
+ * transfer is read once (key-index.prop.test.ts checks both halves against the originals).
+ */
+export function validIdHash(id: string): number {
+  const length = id.length;
+  if (length === 0 || length > ID_BYTES_MAX) return -1;
+  let hash = 0x811c9dc5 | 0;
+  for (let index = 0; index < length; index++) {
+    const code = id.charCodeAt(index);
+    if (code >= 128 || idCharacters[code] !== 1) return -1;
+    hash = Math.imul(hash ^ code, 0x01000193);
+  }
+  return finalMix(hash) >>> 0;
 }
 
 /** A copy of `array` with room for at least `lengthMin` elements (doubling). */

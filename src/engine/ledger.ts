@@ -13,10 +13,14 @@
 // outside that range cannot come from the log, and the column tables cannot hold one; an
 // assert names it (no handler refuses it with a code, as none ever could be logged).
 //
-// Cost: a transfer is the hottest command, so its three operations (and their increments and
-// conditions) are module-level objects refilled for every transfer; the executor keeps none
-// of them (txn.ts), and every handler here runs to completion before the next starts. The
-// transfer row built for the insert is also the row the result returns.
+// Cost: a transfer is the hottest command. Its transaction runs compiled (transfer-path.ts:
+// the same checks in the same order, on numbers, without operation or row objects) whenever
+// every value is below 2^52 in magnitude; otherwise through the executor with bigints, from
+// operations that are module-level objects refilled for every transfer (the executor keeps
+// none of them, txn.ts, and every handler here runs to completion before the next starts).
+// Each id of a transfer is checked and hashed in one pass (validIdHash), once. A posted
+// transfer's result reads its row only when asked for (StoredRowResult): the row never
+// changes, and the binary protocol never asks.
 import {
   AMOUNT_MAX,
   NICKNAME_LENGTH_MAX,
@@ -25,8 +29,10 @@ import {
 } from "../constants.ts";
 import { assert } from "../stdx/index.ts";
 import type { Command } from "./commands.ts";
-import { type CommandResult, ResultCode } from "./results.ts";
+import { validIdHash } from "./key-index.ts";
+import { type CommandResult, ResultCode, StoredRowResult } from "./results.ts";
 import { type State, SystemTable, type TransferState } from "./state.ts";
+import { FALLBACK, runCompiledTransfer } from "./transfer-path.ts";
 import type { Condition, Operation } from "./txn.ts";
 import { isInInt64Range, isValidId, type Row } from "./values.ts";
 
@@ -85,12 +91,35 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
 }
 
 export function createTransfer(state: State, command: TransferCreate): CommandResult {
-  const stored = storedTransferOutcome(state, command);
-  if (stored !== undefined) return stored;
-  const code = validateTransfer(state, command);
+  // Invalid ids are never stored (recordFailure), so an invalid id needs no lookup.
+  const idHash = validIdHash(command.id);
+  if (idHash >= 0) {
+    const stored = storedTransferOutcome(state, command, idHash);
+    if (stored !== undefined) return stored;
+  }
+  const debitHash = validIdHash(command.debitId);
+  const creditHash = validIdHash(command.creditId);
+  if (idHash < 0 || debitHash < 0 || creditHash < 0) {
+    return recordFailure(state, command, ResultCode.ID_INVALID);
+  }
+  // Below 2^52 the number is the amount exactly (and a number <= 0 means an amount <= 0).
+  const amountNumber = Number(command.amount);
+  const isSmall = amountNumber > 0 && amountNumber < amountSmallLimit;
+  const code = validateTransfer(state, command, isSmall);
   if (code !== ResultCode.OK) return recordFailure(state, command, code);
-  const timestampMs = state.timestampBigintMs;
   const sequence = state.transfers.size;
+  if (isSmall) {
+    const outcome = runCompiledTransfer(
+      state,
+      command,
+      amountNumber,
+      idHash,
+      debitHash,
+      creditHash,
+    );
+    if (outcome !== FALLBACK) return transferOutcome(state, command, sequence, outcome, null);
+  }
+  const timestampMs = state.timestampBigintMs;
   const transfer: Row = {
     id: command.id,
     debit: command.debitId,
@@ -110,20 +139,43 @@ export function createTransfer(state: State, command: TransferCreate): CommandRe
   };
   const outcome = run(state, transferOperations(state, command, transfer));
   scratch.insert.values = noRow;
-  if (outcome !== ResultCode.OK) {
-    const failedIndex = state.executor.failedIndex;
-    return recordFailure(state, command, transferFailureCode(outcome, failedIndex));
-  }
-  assert(state.transfers.size === sequence + 1, "transfer row stored at its sequence");
-  if (command.pending) state.trackPending(sequence);
-  return { code: ResultCode.OK, row: transfer };
+  const ledgerCode =
+    outcome === ResultCode.OK ? outcome : transferFailureCode(outcome, state.executor.failedIndex);
+  return transferOutcome(state, command, sequence, ledgerCode, transfer);
 }
 
-function validateTransfer(state: State, command: TransferCreate): ResultCode {
-  if (!isValidId(command.id)) return ResultCode.ID_INVALID;
-  if (!isValidId(command.debitId)) return ResultCode.ID_INVALID;
-  if (!isValidId(command.creditId)) return ResultCode.ID_INVALID;
-  if (command.amount <= 0n || command.amount > AMOUNT_MAX) return ResultCode.AMOUNT_INVALID;
+/** Amounts below this are exact numbers, and so are sums of two values below it. */
+const amountSmallLimit = 2 ** 52;
+
+/**
+ * The result of a transfer transaction that ran with `code`: a failure is pinned to the id;
+ * a stored transfer is tracked when pending. `row` is the row the generic path built.
+ */
+function transferOutcome(
+  state: State,
+  command: TransferCreate,
+  sequence: number,
+  code: ResultCode,
+  row: Row | null,
+): CommandResult {
+  if (code !== ResultCode.OK) return recordFailure(state, command, code);
+  const transfers = state.transfers;
+  assert(transfers.size === sequence + 1, "transfer row stored at its sequence");
+  if (row !== null) {
+    if (command.pending) state.trackPending(sequence);
+    return { code, row };
+  }
+  // A pending transfer's row changes when it is posted, voided or expires: read it now.
+  if (!command.pending) return new StoredRowResult(code, false, transfers, sequence);
+  state.trackPending(sequence);
+  return { code, row: transfers.rowAt(sequence) };
+}
+
+/** Every rule of a transfer that does not depend on the accounts (ids are checked already). */
+function validateTransfer(state: State, command: TransferCreate, isSmall: boolean): ResultCode {
+  if (!isSmall && (command.amount <= 0n || command.amount > AMOUNT_MAX)) {
+    return ResultCode.AMOUNT_INVALID;
+  }
   if (command.debitId === command.creditId) return ResultCode.ACCOUNTS_MUST_BE_DIFFERENT;
   if (!Number.isSafeInteger(command.timeoutMs) || command.timeoutMs < 0) {
     return ResultCode.TIMEOUT_INVALID;
@@ -221,12 +273,16 @@ function transferFailureCode(code: ResultCode, operationIndex: number): ResultCo
 }
 
 /** The first outcome of a transfer id seen before, or undefined for a new id. */
-function storedTransferOutcome(state: State, command: TransferCreate): CommandResult | undefined {
+function storedTransferOutcome(
+  state: State,
+  command: TransferCreate,
+  idHash: number,
+): CommandResult | undefined {
   let stored: Row;
-  const slot = state.transfers.find(command.id);
+  const slot = state.transfers.findHashed(command.id, idHash);
   if (slot >= 0) stored = state.transfers.rowAt(slot);
   else {
-    const failed = state.failures.find(command.id);
+    const failed = state.failures.findHashed(command.id, idHash);
     if (failed < 0) return undefined;
     stored = state.failures.rowAt(failed);
   }

@@ -71,13 +71,45 @@ import type { Row } from "./values.ts";
 export interface CommandResult {
   readonly code: ResultCode;
   /** The id was seen before: this is its first outcome, and nothing was applied again. */
-  readonly duplicate?: true;
+  readonly duplicate?: true | undefined;
   /** The account, transfer or asset as it is after the command. */
-  readonly row?: Row;
+  readonly row?: Row | undefined;
   /** Generic transactions: per operation, the row it read or wrote (null for none). */
   readonly rows?: readonly (Row | null)[];
   /** Generic transactions: the operation that failed. */
   readonly operationIndex?: number;
   /** timpe.process: every pending TiMPE transfer it tried to finish, with its outcome. */
   readonly processed?: readonly { readonly id: string; readonly code: ResultCode }[];
+}
+
+/** What a StoredRowResult reads its row from: a table. */
+export interface RowSource {
+  rowAt(slot: number): Row;
+}
+
+/**
+ * The result of a command whose row never changes once the command is applied (a posted
+ * transfer, a refused one): it keeps the row's table and slot, and reads the row the first
+ * time `row` is asked for. Most callers never ask (the binary protocol answers with the code
+ * and the duplicate flag), so the hottest command builds no row object; a caller that asks
+ * later gets the same row it would have got at once, as the row cannot change.
+ */
+export class StoredRowResult implements CommandResult {
+  readonly code: ResultCode;
+  readonly duplicate: true | undefined;
+  readonly #rows: RowSource;
+  readonly #slot: number;
+  #row: Row | undefined = undefined;
+
+  constructor(code: ResultCode, duplicate: boolean, rows: RowSource, slot: number) {
+    this.code = code;
+    this.duplicate = duplicate ? true : undefined;
+    this.#rows = rows;
+    this.#slot = slot;
+  }
+
+  get row(): Row {
+    this.#row ??= this.#rows.rowAt(this.#slot);
+    return this.#row;
+  }
 }

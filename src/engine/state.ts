@@ -8,7 +8,14 @@
 // rebuildDerived checks it, so pending transfers and deadlines are kept by slot.
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
-import { createSystemTables, pendingChoice, SystemTable, timpeChoice } from "./system-tables.ts";
+import {
+  AccountRecords,
+  createSystemTables,
+  pendingChoice,
+  SystemTable,
+  TransferRecords,
+  timpeChoice,
+} from "./system-tables.ts";
 import type { Table } from "./table.ts";
 import { TxnExecutor } from "./txn.ts";
 
@@ -26,6 +33,9 @@ export class State {
   readonly transfers = this.#system.transfers;
   readonly failures = this.#system.failures;
   readonly assets = this.#system.assets;
+  /** The record fields of the compiled transfer (transfer-path.ts), located once. */
+  readonly accountRecords = new AccountRecords(this.accounts);
+  readonly transferRecords = new TransferRecords(this.transfers);
   // The two tables of every transfer are resolved without hashing their names.
   readonly executor = new TxnExecutor((name) =>
     name === SystemTable.ACCOUNTS

@@ -43,7 +43,9 @@ export type TransferState = "pending" | "posted" | "voided" | "expired";
 const transferStates: readonly TransferState[] = ["pending", "posted", "voided", "expired"];
 const origins: readonly string[] = ["api", "timpe"];
 export const pendingChoice = transferStates.indexOf("pending");
+const postedChoice = transferStates.indexOf("posted");
 export const timpeChoice = origins.indexOf("timpe");
+const apiChoice = origins.indexOf("api");
 const { KEY, INT, INT_OR_NULL, STRING, STRING_OR_NULL, BOOLEAN, CHOICE, REF } = ColumnKind;
 
 export function accountSpecs(): ColumnSpec[] {
@@ -253,4 +255,171 @@ function isInt64(value: Value | undefined): value is bigint {
 
 function isInt64OrNull(value: Value | undefined): value is bigint | null {
   return value === null || isInt64(value);
+}
+
+// ---- records as 32-bit words, for the ledger's compiled transfer (transfer-path.ts) ----
+//
+// An integer field of a record is 8 bytes: seen through the store's Int32Array (`refs`), its
+// low word is at 2 * wordAt and its high word right after it (the platform is little-endian:
+// asserted below). Reading the two words as numbers allocates nothing, where reading the
+// BigInt64Array allocates a bigint; a value below 2^52 in magnitude is exact as a number, and
+// so is the sum of two such values, so balance arithmetic needs no bigint in that range. Out
+// of it, readers say so (NaN) and the caller takes the generic, bigint path.
+
+assert(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1, "records assume little-endian");
+
+const wordBase = 2 ** 32;
+/** |value| < 2^52 exactly when the high word is in [-2^20, 2^20). */
+const highSmallLimit = 2 ** 20;
+
+/** The integer at words `at` (low), `at + 1` (high) when below 2^52 in magnitude, else NaN. */
+function smallIntegerAt(words: Int32Array, at: number): number {
+  const high = words[at + 1] as number;
+  if (high < -highSmallLimit || high >= highSmallLimit) return Number.NaN;
+  return high * wordBase + ((words[at] as number) >>> 0);
+}
+
+/** Stores an integer-valued number below 2^63 in magnitude as its two words. */
+function storeIntegerNumber(words: Int32Array, at: number, value: number): void {
+  // ToUint32 and a floor division by 2^32 are exact on integer-valued numbers.
+  words[at] = value >>> 0;
+  words[at + 1] = Math.floor(value / wordBase);
+}
+
+/** The fields of an account record that a transfer reads and writes, located once. */
+export class AccountRecords {
+  readonly #store: RecordStore;
+  readonly #balanceAt: number;
+  readonly #reservedAt: number;
+  readonly #availableAt: number;
+  readonly #floorAt: number;
+  readonly #floorPresentAt: number;
+
+  constructor(accounts: ColumnTable) {
+    this.#store = accounts.store;
+    const word = (name: string) => accounts.column(name).wordAt * 2;
+    this.#balanceAt = word("balance");
+    this.#reservedAt = word("reserved");
+    this.#availableAt = word("available");
+    this.#floorAt = word("floor");
+    this.#floorPresentAt = accounts.column("floor").byteAt;
+  }
+
+  /** Word index of the record of `slot`, for the readers and writers below. */
+  baseOf(slot: number): number {
+    return slot * this.#store.refStride;
+  }
+
+  /** balance at `base` when below 2^52 in magnitude, else NaN. */
+  balance(base: number): number {
+    return smallIntegerAt(this.#store.refs, base + this.#balanceAt);
+  }
+
+  reserved(base: number): number {
+    return smallIntegerAt(this.#store.refs, base + this.#reservedAt);
+  }
+
+  available(base: number): number {
+    return smallIntegerAt(this.#store.refs, base + this.#availableAt);
+  }
+
+  hasFloor(slot: number): boolean {
+    const store = this.#store;
+    return store.bytes[slot * store.strideBytes + this.#floorPresentAt] === 1;
+  }
+
+  /** floor at `base` (hasFloor must be true) when below 2^52 in magnitude, else NaN. */
+  floor(base: number): number {
+    return smallIntegerAt(this.#store.refs, base + this.#floorAt);
+  }
+
+  setBalance(base: number, value: number): void {
+    storeIntegerNumber(this.#store.refs, base + this.#balanceAt, value);
+  }
+
+  setReserved(base: number, value: number): void {
+    storeIntegerNumber(this.#store.refs, base + this.#reservedAt, value);
+  }
+
+  setAvailable(base: number, value: number): void {
+    storeIntegerNumber(this.#store.refs, base + this.#availableAt, value);
+  }
+}
+
+/**
+ * The transfer record writer of the compiled transfer: stores exactly the row that ledger.ts
+ * builds for a new transfer (the same values in every column, so rows read back, snapshots
+ * and digests are the same), from numbers and slots instead of a row object.
+ */
+export class TransferRecords {
+  readonly #store: RecordStore;
+  readonly #debitAt: number;
+  readonly #creditAt: number;
+  readonly #amountAt: number;
+  readonly #timeoutAt: number;
+  readonly #sequenceAt: number;
+  readonly #createdAt: number;
+  readonly #resolvedAt: number;
+  readonly #expiresAt: number;
+  readonly #pendingAt: number;
+  readonly #originAt: number;
+  readonly #stateAt: number;
+  readonly #resolvedPresentAt: number;
+  readonly #expiresPresentAt: number;
+
+  constructor(transfers: ColumnTable) {
+    this.#store = transfers.store;
+    const column = (name: string) => transfers.column(name);
+    const word = (name: string) => column(name).wordAt * 2;
+    this.#debitAt = column("debit").wordAt;
+    this.#creditAt = column("credit").wordAt;
+    this.#amountAt = word("amount");
+    this.#timeoutAt = word("timeoutMs");
+    this.#sequenceAt = word("sequence");
+    this.#createdAt = word("createdAtMs");
+    this.#resolvedAt = word("resolvedAtMs");
+    this.#expiresAt = word("expiresAtMs");
+    this.#pendingAt = column("pending").byteAt;
+    this.#originAt = column("origin").byteAt;
+    this.#stateAt = column("state").byteAt;
+    this.#resolvedPresentAt = column("resolvedAtMs").byteAt;
+    this.#expiresPresentAt = column("expiresAtMs").byteAt;
+  }
+
+  /**
+   * Writes the record of a new transfer at `slot` (its sequence): a pending one is open, with
+   * a deadline when `timeoutMs` > 0; another is posted at `timestampMs`. Every value is an
+   * integer-valued number below 2^63 in magnitude (the caller checked).
+   */
+  write(
+    slot: number,
+    debit: number,
+    credit: number,
+    amount: number,
+    pending: boolean,
+    timeoutMs: number,
+    isTimpe: boolean,
+    timestampMs: number,
+  ): void {
+    const store = this.#store;
+    const words = store.refs;
+    const base = slot * store.refStride;
+    words[base + this.#debitAt] = debit;
+    words[base + this.#creditAt] = credit;
+    storeIntegerNumber(words, base + this.#amountAt, amount);
+    storeIntegerNumber(words, base + this.#timeoutAt, timeoutMs);
+    storeIntegerNumber(words, base + this.#sequenceAt, slot);
+    storeIntegerNumber(words, base + this.#createdAt, timestampMs);
+    const hasDeadline = pending && timeoutMs > 0;
+    // As ledger.ts computes it: the sum of two numbers, then exactly that number as an int64.
+    storeIntegerNumber(words, base + this.#expiresAt, hasDeadline ? timestampMs + timeoutMs : 0);
+    storeIntegerNumber(words, base + this.#resolvedAt, pending ? 0 : timestampMs);
+    const bytes = store.bytes;
+    const byteBase = slot * store.strideBytes;
+    bytes[byteBase + this.#pendingAt] = pending ? 1 : 0;
+    bytes[byteBase + this.#originAt] = isTimpe ? timpeChoice : apiChoice;
+    bytes[byteBase + this.#stateAt] = pending ? pendingChoice : postedChoice;
+    bytes[byteBase + this.#resolvedPresentAt] = pending ? 0 : 1;
+    bytes[byteBase + this.#expiresPresentAt] = hasDeadline ? 1 : 0;
+  }
 }

@@ -17,7 +17,7 @@ export type Row = Readonly<Record<string, Value>>;
 const ValueTag = { NULL: 0, FALSE: 1, TRUE: 2, INTEGER: 3, STRING: 4 } as const;
 
 /** 1 at the character codes ids may hold: [A-Za-z0-9._:-]. */
-const idCharacters = new Uint8Array(128);
+export const idCharacters = new Uint8Array(128);
 for (const character of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") {
   idCharacters[character.charCodeAt(0)] = 1;
 }
