@@ -9,7 +9,7 @@
 // AOF and exits), and its directory is removed; after every run the sum of all balances is
 // compared with accounts x the initial balance.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   PEER_LOAD_CHUNK_ACCOUNTS,
@@ -142,6 +142,7 @@ export class RedisPeer {
 
   async run(setting: string, workload: PeerWorkload): Promise<PeerRun> {
     await redisCli(this.#port, ["CONFIG", "SET", "appendfsync", setting]);
+    const loadAverageAtStart = loadavg()[0] ?? 0;
     const base = [
       "-h",
       "127.0.0.1",
@@ -195,6 +196,8 @@ export class RedisPeer {
     return {
       transfersPerSecond: figures.requestsPerSecond,
       transferCount: figures.requestCount,
+      requestCount: figures.requestCount,
+      loadAverageAtStart,
       errorCount: figures.errorLineCount + probe.errorLineCount,
       latency: figures.latency,
       balanceSum,

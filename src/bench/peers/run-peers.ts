@@ -8,6 +8,7 @@
 // whose binaries are missing is an error, unless installing was asked for
 // (scripts/setup-peers.sh).
 
+import { cpus } from "node:os";
 import { PEER_CLIENTS_MAX } from "../../constants.ts";
 import { ErrorCode, TxgridError } from "../../stdx/index.ts";
 import type { BenchReport } from "../bench.ts";
@@ -205,6 +206,18 @@ export function throughputRatio(txgrid: ComparisonRow, row: ComparisonRow): stri
   return row.txPerSecond > 0 ? `${(txgrid.txPerSecond / row.txPerSecond).toFixed(2)}×` : "–";
 }
 
+/** The range of the box's load average over the peer runs: figures from a busy box are noise. */
+function loadLine(peers: readonly PeerReport[]): string[] {
+  const loads = peers.flatMap((peer) => peer.runs.map((run) => run.loadAverageAtStart));
+  if (loads.length === 0) return [];
+  const low = Math.min(...loads).toFixed(1);
+  const high = Math.max(...loads).toFixed(1);
+  return [
+    `  1-min load average at the start of the peer runs: ${low === high ? low : `${low}–${high}`}` +
+      ` (${cpus().length} cores)`,
+  ];
+}
+
 /** The side-by-side table, what one request is for each system, and the money verdicts. */
 export function formatComparison(
   rows: readonly ComparisonRow[],
@@ -241,6 +254,7 @@ export function formatComparison(
         `peers ${Math.round(workload.durationMs / 1000)} s per run; medians`,
     line(header),
     ...table.map(line),
+    ...loadLine(peers),
     "  latency is per request:",
     `    txgrid: ${txgridRoute}`,
     ...peers.map((peer) => `    ${peer.name} ${peer.durability}: ${peer.perRequest}`),
