@@ -12,6 +12,7 @@ import {
   comparisonRows,
   formatComparison,
   formatReport,
+  median,
   type PeerReport,
   parsePeerList,
   runBench,
@@ -193,14 +194,6 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
     await server?.kill("SIGTERM");
     if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function formatMedians(reports: readonly BenchReport[]): string {

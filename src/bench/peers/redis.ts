@@ -119,11 +119,14 @@ export class RedisPeer {
       });
       for (let first = 0; first < accountCount; first += PEER_LOAD_CHUNK_ACCOUNTS) {
         const count = Math.min(PEER_LOAD_CHUNK_ACCOUNTS, accountCount - first);
-        await cli(
-          ["EVAL", LOAD_SCRIPT, "0", String(first), String(count)].concat(
-            String(ACCOUNT_BALANCE_INITIAL),
-          ),
-        );
+        await cli([
+          "EVAL",
+          LOAD_SCRIPT,
+          "0",
+          String(first),
+          String(count),
+          String(ACCOUNT_BALANCE_INITIAL),
+        ]);
       }
       const sha = (await cli(["SCRIPT", "LOAD", TRANSFER_SCRIPT])).trim();
       return new RedisPeer(version, dir, port, daemon, sha, accountCount);

@@ -12,6 +12,7 @@ import { cpus } from "node:os";
 import { PEER_CLIENTS_MAX } from "../../constants.ts";
 import { ErrorCode, TxgridError } from "../../stdx/index.ts";
 import type { BenchReport } from "../bench.ts";
+import { median } from "../median.ts";
 import { PostgresPeer } from "./postgres.ts";
 import { findOnPath, findPostgresBinDir, installPeers } from "./processes.ts";
 import { REDIS_BINARIES, RedisPeer } from "./redis.ts";
@@ -92,14 +93,6 @@ async function ensureInstalled(names: readonly PeerName[], options: PeerComparis
   if (still.length > 0) {
     throw new TxgridError(ErrorCode.UNAVAILABLE, `still not installed: ${still.join(", ")}`);
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 interface PeerInstance {
