@@ -19,6 +19,7 @@ export {
   type PeerReport,
   type PeerSpec,
   parsePeerList,
+  preparePeers,
   runPeers,
 } from "./peers/index.ts";
 export { formatReport } from "./report.ts";

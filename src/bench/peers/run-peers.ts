@@ -77,17 +77,34 @@ function missingPeers(names: readonly PeerName[]): PeerName[] {
   );
 }
 
-async function ensureInstalled(names: readonly PeerName[], options: PeerComparisonOptions) {
+/**
+ * Checks what can be checked before txgrid's own runs, so that a missing peer or a too high
+ * concurrency fails at once instead of after them: the client limit, and that every peer is
+ * installed (installing it first when asked).
+ */
+export async function preparePeers(
+  peers: readonly PeerSpec[],
+  concurrency: number,
+  install: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  if (concurrency > PEER_CLIENTS_MAX) {
+    throw new TxgridError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `--peers: at most ${PEER_CLIENTS_MAX} concurrent clients (got ${concurrency})`,
+    );
+  }
+  const names = PEER_NAMES.filter((name) => peers.some((spec) => spec.name === name));
   const missing = missingPeers(names);
   if (missing.length === 0) return;
-  if (!options.install) {
+  if (!install) {
     throw new TxgridError(
       ErrorCode.UNAVAILABLE,
       `not installed: ${missing.join(", ")}; run scripts/setup-peers.sh ${missing.join(" ")} ` +
         "as root, or add --install-peers",
     );
   }
-  options.log(`installing ${missing.join(", ")} with scripts/setup-peers.sh`);
+  log(`installing ${missing.join(", ")} with scripts/setup-peers.sh`);
   await installPeers(missing);
   const still = missingPeers(missing);
   if (still.length > 0) {
@@ -111,13 +128,7 @@ function startPeer(name: PeerName, workload: PeerWorkload): Promise<PeerInstance
 /** Runs every peer spec `runCount` times; one fresh instance per peer name. */
 export async function runPeers(options: PeerComparisonOptions): Promise<PeerReport[]> {
   const names = PEER_NAMES.filter((name) => options.peers.some((spec) => spec.name === name));
-  if (options.workload.concurrency > PEER_CLIENTS_MAX) {
-    throw new TxgridError(
-      ErrorCode.LIMIT_EXCEEDED,
-      `--peers: at most ${PEER_CLIENTS_MAX} concurrent clients (got ${options.workload.concurrency})`,
-    );
-  }
-  await ensureInstalled(names, options);
+  await preparePeers(options.peers, options.workload.concurrency, options.install, options.log);
   const reports: PeerReport[] = [];
   for (const name of names) {
     const specs = options.peers.filter((spec) => spec.name === name);
