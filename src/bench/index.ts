@@ -11,6 +11,7 @@ export {
 export { type BenchApi, type BenchProtocol, type Driver, openDriver } from "./drivers.ts";
 export { HttpConnection } from "./http-connection.ts";
 export { LatencyRecorder, type LatencySummary } from "./latency.ts";
+export { median } from "./median.ts";
 export {
   type ComparisonRow,
   comparisonRows,
@@ -18,6 +19,7 @@ export {
   type PeerReport,
   type PeerSpec,
   parsePeerList,
+  preparePeers,
   runPeers,
 } from "./peers/index.ts";
 export { formatReport } from "./report.ts";

@@ -12,8 +12,10 @@ import {
   comparisonRows,
   formatComparison,
   formatReport,
+  median,
   type PeerReport,
   parsePeerList,
+  preparePeers,
   runBench,
   runPeers,
   type ServerProcess,
@@ -113,6 +115,9 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   const runCount = integerFlag(values, "runs", 1, 100);
   const peerList = stringFlag(values, "peers");
   const peerSpecs = peerList === undefined ? [] : parsePeerList(peerList, fsync);
+  const installPeers = values["install-peers"] === true;
+  const log = (line: string) => process.stderr.write(`  ${line}\n`);
+  if (peerSpecs.length > 0) await preparePeers(peerSpecs, options.concurrency, installPeers, log);
   const reports: BenchReport[] = [];
   for (let run = 0; run < runCount; run++) {
     const report = await benchOnce(options, values.spawn === true ? fsync : null, run);
@@ -138,8 +143,8 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
         durationMs: peerSeconds * 1000,
       },
       runCount,
-      install: values["install-peers"] === true,
-      log: (line) => process.stderr.write(`  ${line}\n`),
+      install: installPeers,
+      log,
     });
     const rows = comparisonRows(reports, peers);
     process.stdout.write(`\n${formatComparison(rows, peers, (reports[0] as BenchReport).route)}\n`);
@@ -193,14 +198,6 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
     await server?.kill("SIGTERM");
     if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function formatMedians(reports: readonly BenchReport[]): string {

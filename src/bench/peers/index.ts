@@ -6,6 +6,7 @@ export {
   formatComparison,
   type PeerComparisonOptions,
   parsePeerList,
+  preparePeers,
   runPeers,
   throughputRatio,
 } from "./run-peers.ts";

@@ -26,7 +26,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   PEER_POSTGRES_PORT_FIRST,
@@ -230,6 +230,7 @@ export class PostgresPeer {
     ]);
     // Same starting state for every run: dead rows of earlier runs vacuumed, nothing to flush.
     await this.#psql(["-c", "VACUUM acct", "-c", "CHECKPOINT"]);
+    const loadAverageAtStart = loadavg()[0] ?? 0;
     const logDir = join(this.#dir, `log-${++this.#runNumber}`);
     mkdirSync(logDir);
     const batched = workload.batchSize > 1;
@@ -278,6 +279,8 @@ export class PostgresPeer {
     return {
       transfersPerSecond: figures.transactionsPerSecond * workload.batchSize,
       transferCount: figures.transactionCount * workload.batchSize,
+      requestCount: figures.transactionCount,
+      loadAverageAtStart,
       errorCount: figures.failedCount,
       latency: peerLatencyOf(recorder),
       balanceSum,

@@ -9,7 +9,7 @@
 // AOF and exits), and its directory is removed; after every run the sum of all balances is
 // compared with accounts x the initial balance.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   PEER_LOAD_CHUNK_ACCOUNTS,
@@ -119,11 +119,14 @@ export class RedisPeer {
       });
       for (let first = 0; first < accountCount; first += PEER_LOAD_CHUNK_ACCOUNTS) {
         const count = Math.min(PEER_LOAD_CHUNK_ACCOUNTS, accountCount - first);
-        await cli(
-          ["EVAL", LOAD_SCRIPT, "0", String(first), String(count)].concat(
-            String(ACCOUNT_BALANCE_INITIAL),
-          ),
-        );
+        await cli([
+          "EVAL",
+          LOAD_SCRIPT,
+          "0",
+          String(first),
+          String(count),
+          String(ACCOUNT_BALANCE_INITIAL),
+        ]);
       }
       const sha = (await cli(["SCRIPT", "LOAD", TRANSFER_SCRIPT])).trim();
       return new RedisPeer(version, dir, port, daemon, sha, accountCount);
@@ -142,6 +145,7 @@ export class RedisPeer {
 
   async run(setting: string, workload: PeerWorkload): Promise<PeerRun> {
     await redisCli(this.#port, ["CONFIG", "SET", "appendfsync", setting]);
+    const loadAverageAtStart = loadavg()[0] ?? 0;
     const base = [
       "-h",
       "127.0.0.1",
@@ -195,6 +199,8 @@ export class RedisPeer {
     return {
       transfersPerSecond: figures.requestsPerSecond,
       transferCount: figures.requestCount,
+      requestCount: figures.requestCount,
+      loadAverageAtStart,
       errorCount: figures.errorLineCount + probe.errorLineCount,
       latency: figures.latency,
       balanceSum,

@@ -8,9 +8,11 @@
 // whose binaries are missing is an error, unless installing was asked for
 // (scripts/setup-peers.sh).
 
+import { cpus } from "node:os";
 import { PEER_CLIENTS_MAX } from "../../constants.ts";
 import { ErrorCode, TxgridError } from "../../stdx/index.ts";
 import type { BenchReport } from "../bench.ts";
+import { median } from "../median.ts";
 import { PostgresPeer } from "./postgres.ts";
 import { findOnPath, findPostgresBinDir, installPeers } from "./processes.ts";
 import { REDIS_BINARIES, RedisPeer } from "./redis.ts";
@@ -75,30 +77,39 @@ function missingPeers(names: readonly PeerName[]): PeerName[] {
   );
 }
 
-async function ensureInstalled(names: readonly PeerName[], options: PeerComparisonOptions) {
+/**
+ * Checks what can be checked before txgrid's own runs, so that a missing peer or a too high
+ * concurrency fails at once instead of after them: the client limit, and that every peer is
+ * installed (installing it first when asked).
+ */
+export async function preparePeers(
+  peers: readonly PeerSpec[],
+  concurrency: number,
+  install: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  if (concurrency > PEER_CLIENTS_MAX) {
+    throw new TxgridError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `--peers: at most ${PEER_CLIENTS_MAX} concurrent clients (got ${concurrency})`,
+    );
+  }
+  const names = PEER_NAMES.filter((name) => peers.some((spec) => spec.name === name));
   const missing = missingPeers(names);
   if (missing.length === 0) return;
-  if (!options.install) {
+  if (!install) {
     throw new TxgridError(
       ErrorCode.UNAVAILABLE,
       `not installed: ${missing.join(", ")}; run scripts/setup-peers.sh ${missing.join(" ")} ` +
         "as root, or add --install-peers",
     );
   }
-  options.log(`installing ${missing.join(", ")} with scripts/setup-peers.sh`);
+  log(`installing ${missing.join(", ")} with scripts/setup-peers.sh`);
   await installPeers(missing);
   const still = missingPeers(missing);
   if (still.length > 0) {
     throw new TxgridError(ErrorCode.UNAVAILABLE, `still not installed: ${still.join(", ")}`);
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 interface PeerInstance {
@@ -117,13 +128,7 @@ function startPeer(name: PeerName, workload: PeerWorkload): Promise<PeerInstance
 /** Runs every peer spec `runCount` times; one fresh instance per peer name. */
 export async function runPeers(options: PeerComparisonOptions): Promise<PeerReport[]> {
   const names = PEER_NAMES.filter((name) => options.peers.some((spec) => spec.name === name));
-  if (options.workload.concurrency > PEER_CLIENTS_MAX) {
-    throw new TxgridError(
-      ErrorCode.LIMIT_EXCEEDED,
-      `--peers: at most ${PEER_CLIENTS_MAX} concurrent clients (got ${options.workload.concurrency})`,
-    );
-  }
-  await ensureInstalled(names, options);
+  await preparePeers(options.peers, options.workload.concurrency, options.install, options.log);
   const reports: PeerReport[] = [];
   for (const name of names) {
     const specs = options.peers.filter((spec) => spec.name === name);
@@ -205,6 +210,18 @@ export function throughputRatio(txgrid: ComparisonRow, row: ComparisonRow): stri
   return row.txPerSecond > 0 ? `${(txgrid.txPerSecond / row.txPerSecond).toFixed(2)}×` : "–";
 }
 
+/** The range of the box's load average over the peer runs: figures from a busy box are noise. */
+function loadLine(peers: readonly PeerReport[]): string[] {
+  const loads = peers.flatMap((peer) => peer.runs.map((run) => run.loadAverageAtStart));
+  if (loads.length === 0) return [];
+  const low = Math.min(...loads).toFixed(1);
+  const high = Math.max(...loads).toFixed(1);
+  return [
+    `  1-min load average at the start of the peer runs: ${low === high ? low : `${low}–${high}`}` +
+      ` (${cpus().length} cores)`,
+  ];
+}
+
 /** The side-by-side table, what one request is for each system, and the money verdicts. */
 export function formatComparison(
   rows: readonly ComparisonRow[],
@@ -241,6 +258,7 @@ export function formatComparison(
         `peers ${Math.round(workload.durationMs / 1000)} s per run; medians`,
     line(header),
     ...table.map(line),
+    ...loadLine(peers),
     "  latency is per request:",
     `    txgrid: ${txgridRoute}`,
     ...peers.map((peer) => `    ${peer.name} ${peer.durability}: ${peer.perRequest}`),

@@ -46,6 +46,10 @@ export interface PeerRun {
   readonly transfersPerSecond: number;
   /** Transfers answered (applied or refused for lack of funds). */
   readonly transferCount: number;
+  /** Requests answered: the latency samples (one per transaction of a batch for postgres). */
+  readonly requestCount: number;
+  /** The box's 1-minute load average when the run started (2 cores = 2.0 fully busy). */
+  readonly loadAverageAtStart: number;
   /** Requests that failed (server errors, pgbench failed transactions). */
   readonly errorCount: number;
   /** Latency of a request: one transfer, a pipelined request, or a transaction of a batch. */
