@@ -96,6 +96,21 @@ export const RECONNECT_DELAY_MS_MIN = 50;
 /** Longest delay between two reconnect attempts. */
 export const RECONNECT_DELAY_MS_MAX = 2_000;
 
+// ---- metrics, logs and the console ----
+
+/** Most label combinations of one metric; one more is refused (TXG_ERR_LIMIT_EXCEEDED). */
+export const METRICS_SERIES_PER_FAMILY_MAX = 1024;
+/** Seconds of live history (one point per second) the console's charts can show. */
+export const LIVE_SERIES_POINTS_MAX = 300;
+/** How often the server logs one summary line of its activity (when there was any). */
+export const LOG_SUMMARY_INTERVAL_MS = 10_000;
+/** A batch whose log flush takes longer than this is logged as a warning. */
+export const LOG_SLOW_FLUSH_MS = 500;
+/** Most accounts the console's search reads for substring matches (the newest ones). */
+export const CONSOLE_SEARCH_SCAN_ROWS_MAX = 50_000;
+/** Most accounts one console search answers. */
+export const CONSOLE_SEARCH_RESULTS_MAX = 100;
+
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
 assert(WAL_RECORD_BYTES_MAX <= WAL_SEGMENT_BYTES_MAX, "a record must fit in a segment");
@@ -110,3 +125,5 @@ assert(TCP_CLOSE_TIMEOUT_MS > 0, "closing connections get time to take their rep
 assert(CALL_TIMEOUT_MS_DEFAULT <= CALL_TIMEOUT_MS_MAX, "the default timeout is allowed");
 assert(CLIENT_QUEUED_OPERATIONS_MAX >= BATCH_OPERATIONS_MAX, "a full batch can be queued");
 assert(RECONNECT_DELAY_MS_MIN <= RECONNECT_DELAY_MS_MAX, "reconnect delays are ordered");
+assert(LIVE_SERIES_POINTS_MAX >= 60, "the console shows at least a minute of history");
+assert(CONSOLE_SEARCH_RESULTS_MAX <= LIST_PAGE_ROWS_MAX, "a search answers at most one page");

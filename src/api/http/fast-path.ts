@@ -37,6 +37,9 @@ import { handleFailure } from "./errors.ts";
 import { type HotRoute, validationIssues } from "./hot-routes.ts";
 import type { RouteAnswer } from "./replies.ts";
 
+/** app.ts's RequestObserver (repeated here: app.ts imports this file). */
+type Observer = (route: string, method: string, statusCode: number, seconds: number) => void;
+
 /** Fastify's default JSON body parser as `getDefaultJsonParser` returns it (synchronous). */
 export type JsonBodyParser = (
   request: unknown,
@@ -55,6 +58,7 @@ const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
 export class FastPath {
   readonly #routes: HotRoute[] = [];
+  readonly #observe: Observer | null;
   readonly #prepared = new Map<string, PreparedRoute>();
   #parseJson: JsonBodyParser | null = null;
   #log: FastifyBaseLogger | null = null;
@@ -72,6 +76,10 @@ export class FastPath {
     this.#parsedValue = value;
     this.#parsedDone = true;
   };
+
+  constructor(observe: Observer | null = null) {
+    this.#observe = observe;
+  }
 
   /** Requests whose body is being read right now (aborted ones must not stay counted). */
   get readingCount(): number {
@@ -158,8 +166,17 @@ export class FastPath {
     const contentLength = Number(headers["content-length"]);
     if (!(contentLength >= 1 && contentLength <= HTTP_BODY_BYTES_MAX)) return false;
     this.#takenCount++;
+    if (this.#observe !== null) this.#watch(prepared.route.url, response, this.#observe);
     this.#read(prepared, request, response, contentLength);
     return true;
+  }
+
+  /** Reports the answer once it is handed to the OS (as fastify's onResponse does). */
+  #watch(url: string, response: ServerResponse, observe: Observer): void {
+    const startedMs = performance.now();
+    response.once("finish", () => {
+      observe(url, "POST", response.statusCode, (performance.now() - startedMs) / 1000);
+    });
   }
 
   #read(
