@@ -1,5 +1,5 @@
 // bench: the load generator behind `txgrid bench` (REST today), its workload, latency
-// statistics and report, and the helper that starts a real server process for it and tests.
+// statistics and reports (text, and JSON or HTML with plots), and the helper that starts a real server process for it and tests.
 export {
   type BenchOptions,
   type BenchReport,
@@ -9,8 +9,18 @@ export {
 } from "./bench.ts";
 export { type BenchApi, type BenchProtocol, type Driver, openDriver } from "./drivers.ts";
 export { HttpConnection } from "./http-connection.ts";
-export { LatencyRecorder, type LatencySummary } from "./latency.ts";
+export { type LatencyBucket, LatencyRecorder, type LatencySummary } from "./latency.ts";
 export { formatReport } from "./report.ts";
+export {
+  type BenchReportFile,
+  buildReportFile,
+  type PeerResult,
+  parsePeers,
+  type ReportContext,
+  type ReportRun,
+  renderReportHtml,
+  shellQuote,
+} from "./report-file.ts";
 export {
   type ServerProcess,
   type ServerProcessOptions,

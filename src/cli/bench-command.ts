@@ -1,16 +1,22 @@
 // `txgrid bench`: runs the REST load (src/bench) against a server, or against a fresh server
 // it starts itself (--spawn, in a temporary data directory, stopped by pid afterwards),
-// once or --runs times, and prints each result and, for several runs, the medians.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// once or --runs times, and prints each result and, for several runs, the medians; with
+// --report it also writes the results as JSON or as an HTML page with plots.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SingleBar } from "cli-progress";
 import {
   type BenchOptions,
   type BenchReport,
+  buildReportFile,
   formatReport,
+  type PeerResult,
+  parsePeers,
+  renderReportHtml,
   runBench,
   type ServerProcess,
+  shellQuote,
   startReferenceProcess,
   startServerProcess,
 } from "../bench/index.ts";
@@ -45,7 +51,13 @@ checks that money is conserved.
       --fsync POLICY     with --spawn or embedded: always | batch | lazy (default batch)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
-      --json FILE        also write the results as JSON
+      --json FILE        also write the raw results as JSON
+      --report FILE      also write a report: FILE.html (self-contained page with
+                         throughput, percentile and histogram plots, durability and
+                         machine) or FILE.json (the same model as data)
+      --peers FILE       with --report: a JSON array of systems measured side by side,
+                         [{"name","durability","txPerSecond","p50Us","p99Us"}], drawn
+                         as bar charts next to txgrid
 `;
 
 const flags = {
@@ -67,6 +79,8 @@ const flags = {
   runs: { type: "string", default: "1" },
   seed: { type: "string", default: "1" },
   json: { type: "string" },
+  report: { type: "string" },
+  peers: { type: "string" },
 } as const;
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -93,6 +107,15 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   if (options.batchSize > 1 && options.protocol === "http" && options.api !== "v1") {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
   }
+  const reportPath = stringFlag(values, "report");
+  if (reportPath !== undefined && !/\.(html?|json)$/.test(reportPath)) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "--report FILE must end in .html or .json");
+  }
+  const peersPath = stringFlag(values, "peers");
+  if (peersPath !== undefined && reportPath === undefined) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "--peers needs --report");
+  }
+  const peers = peersPath === undefined ? [] : readPeers(peersPath);
   const runCount = integerFlag(values, "runs", 1, 100);
   const reports: BenchReport[] = [];
   for (let run = 0; run < runCount; run++) {
@@ -109,11 +132,30 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
       `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`,
     );
   }
+  if (reportPath !== undefined) {
+    const commandLine = ["txgrid", "bench", ...argv].map(shellQuote).join(" ");
+    const file = buildReportFile(reports, { commandLine, peers });
+    const text = reportPath.endsWith(".json")
+      ? `${JSON.stringify(file, null, 2)}\n`
+      : renderReportHtml(file);
+    writeFileSync(reportPath, text);
+    process.stdout.write(`report written to ${reportPath}\n`);
+  }
   const failed = reports.some(
     (report) =>
       report.errorCount > 0 || (!report.moneyConserved && report.options.reference !== true),
   );
   return failed ? 1 : 0;
+}
+
+function readPeers(path: string): PeerResult[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, `--peers: cannot read ${path}`, { cause: error });
+  }
+  return parsePeers(text, path);
 }
 
 async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: number) {

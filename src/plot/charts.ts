@@ -69,13 +69,13 @@ export function escapeXml(text: string): string {
     .replace(/'/g, "&#39;");
 }
 
-/** A compact number: 1234 -> "1.23k", 0.5 -> "0.5", 2500000 -> "2.5M". */
+/** A compact number: 1234 -> "1234", 12345 -> "12.3k", 0.5 -> "0.5", 2500000 -> "2.5M". */
 export function formatCompact(value: number): string {
   const magnitude = Math.abs(value);
   if (magnitude >= 1e9) return `${trim(value / 1e9)}G`;
   if (magnitude >= 1e6) return `${trim(value / 1e6)}M`;
   if (magnitude >= 1e4) return `${trim(value / 1e3)}k`;
-  return trim(value);
+  return Number.isInteger(value) ? String(value) : trim(value);
 }
 
 function trim(value: number): string {
@@ -316,13 +316,18 @@ export function barChart(options: BarChartOptions): string {
   const groupW = plotW / groupCount;
   const seriesCount = Math.max(1, options.seriesNames.length);
   const barW = Math.max(1, (groupW * 0.75) / seriesCount);
+  // Labels need about 7 px per character: with many narrow groups, only every n-th is named.
+  const labelChars = Math.max(1, ...options.groups.map((group) => group.label.length));
+  const labelEvery = Math.max(1, Math.ceil(((labelChars + 2) * 7) / groupW));
   options.groups.forEach((group, groupIndex) => {
     const gx = margin.left + groupIndex * groupW + groupW * 0.125;
     const bold = group.label === options.highlight ? ' font-weight="700"' : "";
-    body.push(
-      `<text x="${fixed(gx + (barW * seriesCount) / 2)}" y="${margin.top + plotH + 14}" ` +
-        `text-anchor="middle" fill="currentColor"${bold}>${escapeXml(group.label)}</text>`,
-    );
+    if (groupIndex % labelEvery === 0) {
+      body.push(
+        `<text x="${fixed(gx + (barW * seriesCount) / 2)}" y="${margin.top + plotH + 14}" ` +
+          `text-anchor="middle" fill="currentColor"${bold}>${escapeXml(group.label)}</text>`,
+      );
+    }
     group.values.forEach((value, seriesIndex) => {
       if (value === null || !Number.isFinite(value) || value < 0) return;
       const x = gx + seriesIndex * barW;
