@@ -111,6 +111,8 @@ export function overviewView(context) {
       svg(
         lineChart({
           title: "Latency (HTTP writes; log flush)",
+          // Log scale: a start-up or fsync spike must not flatten the usual latencies.
+          yScale: "log",
           xDomain: domain,
           formatX,
           formatY: formatMicros,
