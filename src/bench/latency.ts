@@ -54,13 +54,11 @@ export class LatencyRecorder {
     if (first < 0) return [];
     const last = counts.length - 1 - [...counts].reverse().findIndex((count) => count > 0);
     const edge = (index: number) => Number((10 ** (index / BUCKETS_PER_DECADE)).toPrecision(3));
-    return counts
-      .slice(first, last + 1)
-      .map((count, offset) => ({
-        fromUs: edge(first + offset),
-        toUs: edge(first + offset + 1),
-        count,
-      }));
+    return counts.slice(first, last + 1).map((count, offset) => ({
+      fromUs: edge(first + offset),
+      toUs: edge(first + offset + 1),
+      count,
+    }));
   }
 
   summary(): LatencySummary {

@@ -21,6 +21,8 @@
 //     in app.ts's error handler;
 //   - a parse failure answers with `connection: close`, as fastify's content-type parser does;
 //   - while the app is closing every request goes to fastify, which adds `connection: close`;
+//   - with an observer (metrics), each answered request is reported once its answer is handed
+//     to the OS, with the route's url, POST, the status and the latency;
 //   - a client that aborts mid-body or a request stream that fails leaves nothing behind: the
 //     request's listeners go with it and `readingCount` returns to zero; a reply to a
 //     destroyed socket is dropped.
