@@ -120,6 +120,20 @@ export const PEER_PROBE_REQUESTS_MAX = 200_000;
 export const PEER_OUTPUT_BYTES_MAX = 64 * 1024 * 1024;
 /** Accounts written by one Lua call when loading Redis (bounds one blocking script). */
 export const PEER_LOAD_CHUNK_ACCOUNTS = 100_000;
+// ---- metrics, logs and the console ----
+
+/** Most label combinations of one metric; one more is refused (TXG_ERR_LIMIT_EXCEEDED). */
+export const METRICS_SERIES_PER_FAMILY_MAX = 1024;
+/** Seconds of live history (one point per second) the console's charts can show. */
+export const LIVE_SERIES_POINTS_MAX = 300;
+/** How often the server logs one summary line of its activity (when there was any). */
+export const LOG_SUMMARY_INTERVAL_MS = 10_000;
+/** A batch whose log flush takes longer than this is logged as a warning. */
+export const LOG_SLOW_FLUSH_MS = 500;
+/** Most accounts the console's search reads for substring matches (the newest ones). */
+export const CONSOLE_SEARCH_SCAN_ROWS_MAX = 50_000;
+/** Most accounts one console search answers. */
+export const CONSOLE_SEARCH_RESULTS_MAX = 100;
 
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
@@ -137,3 +151,5 @@ assert(CLIENT_QUEUED_OPERATIONS_MAX >= BATCH_OPERATIONS_MAX, "a full batch can b
 assert(RECONNECT_DELAY_MS_MIN <= RECONNECT_DELAY_MS_MAX, "reconnect delays are ordered");
 assert(PEER_PORT_SCAN_COUNT > 0, "at least one port is tried per peer");
 assert(PEER_TOOL_TIMEOUT_MS <= PEER_INSTALL_TIMEOUT_MS, "installing may take longest");
+assert(LIVE_SERIES_POINTS_MAX >= 60, "the console shows at least a minute of history");
+assert(CONSOLE_SEARCH_RESULTS_MAX <= LIST_PAGE_ROWS_MAX, "a search answers at most one page");

@@ -27,7 +27,7 @@ import {
   openDriver,
   type ServerTotals,
 } from "./drivers.ts";
-import { LatencyRecorder, type LatencySummary } from "./latency.ts";
+import { type LatencyBucket, LatencyRecorder, type LatencySummary } from "./latency.ts";
 import { Workload } from "./workload.ts";
 
 export interface BenchOptions {
@@ -82,6 +82,8 @@ export interface BenchReport {
   /** Latency of a request (of batchSize transfers). */
   readonly latency: LatencySummary;
   readonly percentileCurve: readonly { percentile: number; latencyUs: number }[];
+  /** Requests per latency bucket (logarithmic), for the report's histogram. */
+  readonly latencyHistogram: readonly LatencyBucket[];
   /** Transfers answered in each second of the load phase. */
   readonly completedPerSecond: readonly number[];
   readonly process: { readonly durationMs: number; readonly failedCount: number } | null;
@@ -242,6 +244,7 @@ async function runLoad(
     transfersPerSecond: ((tally.okCount + tally.refusedCount) / elapsedMs) * 1000,
     latency: latency.summary(),
     percentileCurve: latency.percentileCurve(),
+    latencyHistogram: latency.distribution(),
     completedPerSecond: Array.from(tally.completedPerSecond, (count) => count ?? 0),
   };
 }

@@ -1,6 +1,7 @@
 // bench: the load generator behind `txgrid bench` (REST today), its workload, latency
-// statistics and report, the side-by-side runs against PostgreSQL and Redis (peers/), and
-// the helper that starts a real server process for it and tests.
+// statistics and reports (text, and JSON or HTML with plots), the side-by-side runs against
+// PostgreSQL and Redis (peers/), and the helper that starts a real server process for it and
+// tests.
 export {
   type BenchOptions,
   type BenchReport,
@@ -10,7 +11,7 @@ export {
 } from "./bench.ts";
 export { type BenchApi, type BenchProtocol, type Driver, openDriver } from "./drivers.ts";
 export { HttpConnection } from "./http-connection.ts";
-export { LatencyRecorder, type LatencySummary } from "./latency.ts";
+export { type LatencyBucket, LatencyRecorder, type LatencySummary } from "./latency.ts";
 export { median } from "./median.ts";
 export {
   type ComparisonRow,
@@ -23,6 +24,16 @@ export {
   runPeers,
 } from "./peers/index.ts";
 export { formatReport } from "./report.ts";
+export {
+  type BenchReportFile,
+  buildReportFile,
+  type PeerResult,
+  parsePeers,
+  type ReportContext,
+  type ReportRun,
+  renderReportHtml,
+  shellQuote,
+} from "./report-file.ts";
 export {
   type ServerProcess,
   type ServerProcessOptions,

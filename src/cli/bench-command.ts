@@ -1,7 +1,8 @@
 // `txgrid bench`: runs the REST load (src/bench) against a server, or against a fresh server
 // it starts itself (--spawn, in a temporary data directory, stopped by pid afterwards),
 // once or --runs times, and prints each result and, for several runs, the medians; with
-// --peers, then the same workload against PostgreSQL and Redis, side by side.
+// --peers, then the same workload against PostgreSQL and Redis, side by side; with --report
+// it also writes the results as JSON or as an HTML page with plots.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +10,8 @@ import { SingleBar } from "cli-progress";
 import {
   type BenchOptions,
   type BenchReport,
+  buildReportFile,
+  type ComparisonRow,
   comparisonRows,
   formatComparison,
   formatReport,
@@ -16,9 +19,11 @@ import {
   type PeerReport,
   parsePeerList,
   preparePeers,
+  renderReportHtml,
   runBench,
   runPeers,
   type ServerProcess,
+  shellQuote,
   startReferenceProcess,
   startServerProcess,
 } from "../bench/index.ts";
@@ -53,7 +58,11 @@ checks that money is conserved.
       --fsync POLICY     with --spawn or embedded: always | batch | lazy (default batch)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
-      --json FILE        also write the results as JSON
+      --json FILE        also write the raw results as JSON
+      --report FILE      also write a report: FILE.html (self-contained page with
+                         throughput, percentile and histogram plots, durability,
+                         machine and, with --peers, the comparison as bar charts) or
+                         FILE.json (the same model as data)
       --peers LIST       then run the same workload against private PostgreSQL and
                          Redis instances and print a side-by-side table with ratios:
                          redis, postgres, redis:everysec, postgres:off (default
@@ -86,6 +95,7 @@ const flags = {
   peers: { type: "string" },
   "peer-duration": { type: "string" },
   "install-peers": { type: "boolean", default: false },
+  report: { type: "string" },
 } as const;
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -112,6 +122,10 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   if (options.batchSize > 1 && options.protocol === "http" && options.api !== "v1") {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
   }
+  const reportPath = stringFlag(values, "report");
+  if (reportPath !== undefined && !/\.(html?|json)$/.test(reportPath)) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "--report FILE must end in .html or .json");
+  }
   const runCount = integerFlag(values, "runs", 1, 100);
   const peerList = stringFlag(values, "peers");
   const peerSpecs = peerList === undefined ? [] : parsePeerList(peerList, fsync);
@@ -127,6 +141,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   }
   if (runCount > 1) process.stdout.write(`${formatMedians(reports)}\n`);
   let peers: PeerReport[] = [];
+  let comparison: ComparisonRow[] = [];
   if (peerSpecs.length > 0) {
     const txgridSeconds = median(reports.map((report) => report.elapsedMs)) / 1000;
     const peerSeconds =
@@ -146,17 +161,27 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
       install: installPeers,
       log,
     });
-    const rows = comparisonRows(reports, peers);
-    process.stdout.write(`\n${formatComparison(rows, peers, (reports[0] as BenchReport).route)}\n`);
+    comparison = comparisonRows(reports, peers);
+    process.stdout.write(
+      `\n${formatComparison(comparison, peers, (reports[0] as BenchReport).route)}\n`,
+    );
   }
   const jsonPath = stringFlag(values, "json");
   if (jsonPath !== undefined) {
     const txgrid = reports.length === 1 ? reports[0] : reports;
-    const json =
-      peerSpecs.length === 0
-        ? txgrid
-        : { txgrid, peers, comparison: comparisonRows(reports, peers) };
+    const json = peerSpecs.length === 0 ? txgrid : { txgrid, peers, comparison };
     writeFileSync(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  }
+  if (reportPath !== undefined) {
+    const commandLine = ["txgrid", "bench", ...argv].map(shellQuote).join(" ");
+    // The report's comparison: every peer row of the side-by-side table (txgrid is the run).
+    const peerRows = comparison.filter((row) => row.name !== "txgrid");
+    const file = buildReportFile(reports, { commandLine, peers: peerRows });
+    const text = reportPath.endsWith(".json")
+      ? `${JSON.stringify(file, null, 2)}\n`
+      : renderReportHtml(file);
+    writeFileSync(reportPath, text);
+    process.stdout.write(`report written to ${reportPath}\n`);
   }
   const failed =
     reports.some(

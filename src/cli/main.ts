@@ -4,7 +4,7 @@
 // unless they are bugs (AssertionFailure), which crash loudly.
 import { readFileSync } from "node:fs";
 import { TCP_PORT_DEFAULT } from "../constants.ts";
-import { runServer, verifyDataDir } from "../server/index.ts";
+import { LOG_LEVELS, parseLogLevel, runServer, verifyDataDir } from "../server/index.ts";
 import { ErrorCode, isTxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 import { benchCommand, benchUsage } from "./bench-command.ts";
@@ -30,6 +30,11 @@ const serveUsage = `usage: txgrid serve [options]
   --fsync POLICY     always | batch | lazy (default batch)
                      always, batch: answer only after fdatasync (batch groups more eagerly)
                      lazy: answer once written to the OS; fdatasync within 100 ms
+  --log-level LEVEL  ${LOG_LEVELS.join(" | ")} (default info, or $TXGRID_LOG_LEVEL);
+                     info: state changes and one activity line per 10 s; debug: a line
+                     per batch; never a line per request
+
+The web console is at http://HOST:PORT/console/, Prometheus metrics at /metrics.
 `;
 
 const verifyUsage = `usage: txgrid verify (--url URL | --data-dir DIR)
@@ -91,7 +96,13 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     "tcp-port": { type: "string" },
     "data-dir": { type: "string", default: "./data" },
     fsync: { type: "string", default: "batch" },
+    "log-level": { type: "string" },
   });
+  const logLevelText = stringFlag(values, "log-level");
+  const logLevel =
+    logLevelText !== undefined
+      ? parseLogLevel(logLevelText, "--log-level")
+      : parseLogLevel(process.env.TXGRID_LOG_LEVEL ?? "info", "TXGRID_LOG_LEVEL");
   const port = integerFlag(values, "port", 0, 65_535);
   // A server on a free HTTP port (tests, `bench --spawn`) takes a free TCP port as well, so
   // that several can run side by side without naming both ports.
@@ -106,6 +117,8 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     dataDir: stringFlag(values, "data-dir") ?? "./data",
     fsyncPolicy: choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const),
     handleSignals: true,
+    logLevel,
+    version: packageVersion(),
   });
   // The server keeps the process alive until SIGINT/SIGTERM closes it.
   return 0;

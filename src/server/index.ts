@@ -1,6 +1,7 @@
 // server: the composition root of a single node (data directory, shard, HTTP face, binary
 // TCP face).
 export { lockDataDir } from "./data-dir-lock.ts";
+export { LOG_LEVELS, type LogLevel, parseLogLevel } from "./node-log.ts";
 export {
   type DataDirReport,
   type FsyncPolicy,

@@ -62,6 +62,9 @@ export type ShardEvent =
       readonly lsn: number;
       readonly commandCount: number;
       readonly flushDurationMs: number;
+      /** The batch's commands and their results, index for index (read-only views). */
+      readonly commands: readonly Command[];
+      readonly results: readonly CommandResult[];
     }
   | {
       readonly kind: "snapshot";
@@ -372,6 +375,8 @@ export class Shard {
       lsn,
       commandCount: commands.length,
       flushDurationMs: this.#clock.monotonicNowMs() - startedMs,
+      commands,
+      results,
     });
     if (policy === "lazy") this.#armSyncTimer();
     this.#armDeadlineTimer();

@@ -45,6 +45,17 @@ export type HttpApp = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/**
+ * Told of every answered request: the route pattern ("/v1/accounts/:id", "unmatched" for a
+ * URL no route took), the method, the status and the latency. For metrics; it must be cheap.
+ */
+export type RequestObserver = (
+  route: string,
+  method: string,
+  statusCode: number,
+  durationSeconds: number,
+) => void;
+
 export interface HttpAppOptions {
   /** Log server events and unexpected errors (never one line per request). */
   readonly logger: boolean;
@@ -53,6 +64,10 @@ export interface HttpAppOptions {
    * default true. False leaves every request to fastify (tests compare the two).
    */
   readonly fastPath?: boolean;
+  /** Sees every answered request, on the fast path too (metrics). */
+  readonly onRequestDone?: RequestObserver;
+  /** Serves GET /metrics (Prometheus text format) with what this returns. */
+  readonly metrics?: { readonly contentType: string; render(): string };
 }
 
 const fastPaths = new WeakMap<FastifyInstance, FastPath>();
@@ -65,7 +80,8 @@ export function fastPathOf(app: FastifyInstance): FastPath | null {
 export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInstance {
   // Fastify builds its server in its constructor, so the fast path exists first; it learns its
   // routes during registration and opens when the app is ready.
-  const fastPath = options.fastPath === false ? null : new FastPath();
+  const observe = options.onRequestDone ?? null;
+  const fastPath = options.fastPath === false ? null : new FastPath(observe);
   const app = fastify({
     ...(fastPath === null ? {} : { serverFactory: fastPath.serverFactory }),
     logger: options.logger,
@@ -91,6 +107,13 @@ export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInst
       msg: `no route ${request.method} ${request.url.split("?", 1)[0]}`,
     });
   });
+  if (observe !== null) {
+    app.addHook("onResponse", (request, reply, done) => {
+      const route = request.routeOptions.url ?? "unmatched";
+      observe(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   app.register(fastifySwagger, {
     openapi: {
       info: {
@@ -109,6 +132,17 @@ export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInst
     registerAssetRoutes(routes, shard);
     registerTableRoutes(routes, shard);
     registerAdminRoutes(routes, shard);
+    const metrics = options.metrics;
+    if (metrics !== undefined) {
+      routes.get(
+        "/metrics",
+        { schema: { summary: "Prometheus metrics (text exposition format)", tags: ["admin"] } },
+        (_request, reply) => {
+          reply.header("content-type", metrics.contentType);
+          return metrics.render();
+        },
+      );
+    }
     routes.get(
       "/docs",
       { schema: { summary: "This API as an OpenAPI 3 document", tags: ["admin"] } },

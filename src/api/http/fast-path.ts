@@ -21,6 +21,8 @@
 //     in app.ts's error handler;
 //   - a parse failure answers with `connection: close`, as fastify's content-type parser does;
 //   - while the app is closing every request goes to fastify, which adds `connection: close`;
+//   - with an observer (metrics), each answered request is reported once its answer is handed
+//     to the OS, with the route's url, POST, the status and the latency;
 //   - a client that aborts mid-body or a request stream that fails leaves nothing behind: the
 //     request's listeners go with it and `readingCount` returns to zero; a reply to a
 //     destroyed socket is dropped.
@@ -36,6 +38,9 @@ import { assert, must } from "../../stdx/index.ts";
 import { handleFailure } from "./errors.ts";
 import { type HotRoute, validationIssues } from "./hot-routes.ts";
 import type { RouteAnswer } from "./replies.ts";
+
+/** app.ts's RequestObserver (repeated here: app.ts imports this file). */
+type Observer = (route: string, method: string, statusCode: number, seconds: number) => void;
 
 /** Fastify's default JSON body parser as `getDefaultJsonParser` returns it (synchronous). */
 export type JsonBodyParser = (
@@ -55,6 +60,7 @@ const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
 export class FastPath {
   readonly #routes: HotRoute[] = [];
+  readonly #observe: Observer | null;
   readonly #prepared = new Map<string, PreparedRoute>();
   #parseJson: JsonBodyParser | null = null;
   #log: FastifyBaseLogger | null = null;
@@ -72,6 +78,10 @@ export class FastPath {
     this.#parsedValue = value;
     this.#parsedDone = true;
   };
+
+  constructor(observe: Observer | null = null) {
+    this.#observe = observe;
+  }
 
   /** Requests whose body is being read right now (aborted ones must not stay counted). */
   get readingCount(): number {
@@ -158,8 +168,17 @@ export class FastPath {
     const contentLength = Number(headers["content-length"]);
     if (!(contentLength >= 1 && contentLength <= HTTP_BODY_BYTES_MAX)) return false;
     this.#takenCount++;
+    if (this.#observe !== null) this.#watch(prepared.route.url, response, this.#observe);
     this.#read(prepared, request, response, contentLength);
     return true;
+  }
+
+  /** Reports the answer once it is handed to the OS (as fastify's onResponse does). */
+  #watch(url: string, response: ServerResponse, observe: Observer): void {
+    const startedMs = performance.now();
+    response.once("finish", () => {
+      observe(url, "POST", response.statusCode, (performance.now() - startedMs) / 1000);
+    });
   }
 
   #read(
