@@ -14,7 +14,9 @@ import type { ReplicaLog } from "./replica.ts";
 const marksFileName = "replication-epochs.json";
 
 export function readEpochMarks(storage: Storage, dir: string | null): EpochMark[] {
-  if (dir === null || !storage.list(dir).includes(marksFileName)) return [];
+  if (dir === null) return [];
+  storage.mkdirp(dir);
+  if (!storage.list(dir).includes(marksFileName)) return [];
   let marks: EpochMark[];
   try {
     const text = new TextDecoder().decode(storage.read(join(dir, marksFileName)));
