@@ -223,9 +223,9 @@ export class Replica implements ShardReplication {
     return this.#options.nodeId;
   }
 
-  /** The epoch this replica is the writable primary of, or 0. */
+  /** The epoch this replica is the writable primary of under a valid lease, or 0. */
   get primaryEpoch(): number {
-    return this.#writable ? this.#primaryEpoch : 0;
+    return this.#writable && this.#leaseValid() ? this.#primaryEpoch : 0;
   }
 
   get role(): ShardRole | null {
@@ -516,7 +516,9 @@ export class Replica implements ShardReplication {
         this.#pump(existing, true);
         return;
       }
-      if (existing.state === "snapshot-sent") return;
+      // A repeated hello after a snapshot: it was lost (resend after a while) or is on its way.
+      const sinceMs = this.#clock.monotonicNowMs() - existing.progressMs;
+      if (existing.state === "snapshot-sent" && sinceMs < REPLICATION_RETRANSMIT_MS) return;
     }
     const log = this.#log as ReplicaLog;
     const peer: Peer = {

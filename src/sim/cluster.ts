@@ -23,6 +23,7 @@ import {
   decodeReplicationFrame,
   encodeReplicationFrame,
   Replica,
+  type ReplicaEvent,
   type ReplicationMessage,
   type ReplicationMode,
   readEpochMarks,
@@ -39,6 +40,8 @@ export interface SimOptions {
   readonly mode?: ReplicationMode;
   readonly durationMs?: number;
   readonly faults?: boolean;
+  /** Receives one line per replica event, fault and acknowledgement (replaying a seed). */
+  readonly trace?: (line: string) => void;
 }
 
 export interface SimReport {
@@ -101,6 +104,8 @@ class Simulation {
   #crashes = 0;
   #transferNext = 0;
   #violation: string | null = null;
+  #startFailure: string | null = null;
+  readonly #trace: ((line: string) => void) | null;
 
   constructor(options: SimOptions) {
     this.#options = {
@@ -109,8 +114,12 @@ class Simulation {
       mode: options.mode ?? "durable",
       durationMs: options.durationMs ?? 20_000,
       faults: options.faults ?? true,
+      trace: options.trace ?? (() => undefined),
     };
     this.#prng = new Prng(options.seed);
+    const trace = options.trace;
+    this.#trace =
+      trace === undefined ? null : (line) => trace(`${this.#scheduler.monotonicNowMs()} ${line}`);
     this.#etcd = new FakeEtcd(this.#scheduler);
     for (let index = 1; index <= this.#options.replicaCount; index++) {
       this.#nodes.push({
@@ -186,6 +195,12 @@ class Simulation {
       coordinator: client,
       network: { send: (to, message) => this.#send(node.id, life, to, message) },
       marks: readEpochMarks(node.storage, dataDir),
+      ...(this.#trace === null
+        ? {}
+        : {
+            onEvent: (event: ReplicaEvent) =>
+              this.#trace?.(`${node.id} ${event.kind} ${traceOf(event)}`),
+          }),
     });
     const shard = await Shard.open({
       dir: dataDir,
@@ -207,6 +222,7 @@ class Simulation {
   #crash(node: SimNode): void {
     if (!node.up) return;
     this.#crashes++;
+    this.#trace?.(`${node.id} CRASH`);
     node.up = false;
     node.replica?.abandon();
     this.#clients.get(node.id)?.shutDown();
@@ -238,6 +254,7 @@ class Simulation {
   // ---- faults ----
 
   #nemesis(): void {
+    if (this.#scheduler.monotonicNowMs() >= this.#options.durationMs) return;
     const prng = this.#prng;
     const node = this.#nodes[prng.nextInt(this.#nodes.length)] as SimNode;
     const choice = prng.nextInt(10);
@@ -245,18 +262,24 @@ class Simulation {
       if (node.up && this.#nodes.filter((n) => n.up).length > 1) {
         this.#crash(node);
         this.#scheduler.at(300 + prng.nextInt(3000), () => {
-          if (!node.up) void this.#start(node);
+          if (!node.up && this.#scheduler.monotonicNowMs() < this.#options.durationMs) {
+            this.#start(node).catch((error: unknown) => {
+              this.#startFailure ??= `${node.id} could not restart: ${String(error)}`;
+            });
+          }
         });
       }
     } else if (choice < 5) {
       const other = this.#nodes[prng.nextInt(this.#nodes.length)] as SimNode;
       if (other !== node) {
         const key = linkKey(node.id, other.id);
+        this.#trace?.(`partition ${key}`);
         this.#partitions.add(key);
         this.#scheduler.at(200 + prng.nextInt(2500), () => this.#partitions.delete(key));
       }
     } else if (choice < 7) {
       const key = `${node.id}|etcd`;
+      this.#trace?.(`partition ${key}`);
       this.#partitions.add(key);
       this.#clients.get(node.id)?.setConnected(false);
       this.#scheduler.at(200 + prng.nextInt(3000), () => {
@@ -287,7 +310,8 @@ class Simulation {
 
   /** Submits with a client timeout; null when the outcome is unknown (error or timeout). */
   #submit(command: Command): Promise<{ result: CommandResult; node: SimNode } | null> {
-    const node = this.#primary() ?? (this.#nodes[this.#prng.nextInt(this.#nodes.length)] as SimNode);
+    const node =
+      this.#primary() ?? (this.#nodes[this.#prng.nextInt(this.#nodes.length)] as SimNode);
     const shard = node.shard;
     const replica = node.replica;
     if (shard === null || replica === null || !node.up) return Promise.resolve(null);
@@ -382,7 +406,11 @@ class Simulation {
     if (previous !== undefined && previous.code !== code) {
       this.#fail(`${key} answered ${previous.code} then ${code} (not exactly once)`);
     }
-    if (previous === undefined) this.#acks.set(key, { id: command.id, code, nodeId: node.id, epoch });
+    this.#trace?.(
+      `${node.id} ack ${key} code ${code} epoch ${epoch} lsn ${node.shard?.engine.lsn}`,
+    );
+    if (previous === undefined)
+      this.#acks.set(key, { id: command.id, code, nodeId: node.id, epoch });
   }
 
   // ---- the checker ----
@@ -392,6 +420,7 @@ class Simulation {
   }
 
   #check(final: boolean): void {
+    if (this.#startFailure !== null) this.#fail(this.#startFailure);
     for (const node of this.#nodes) {
       const shard = node.shard;
       const replica = node.replica;
@@ -429,7 +458,9 @@ class Simulation {
     for (const [key, ack] of this.#acks) {
       if (key.startsWith("account.create:")) {
         if (ack.code === ResultCode.OK && engine.account(ack.id) === undefined) {
-          this.#fail(`acknowledged ${key} (epoch ${ack.epoch} by ${ack.nodeId}) lost on ${node.id}`);
+          this.#fail(
+            `acknowledged ${key} (epoch ${ack.epoch} by ${ack.nodeId}) lost on ${node.id}`,
+          );
         }
         continue;
       }
@@ -470,4 +501,17 @@ class Simulation {
 
 function linkKey(a: string, b: string): string {
   return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
+function traceOf(event: ReplicaEvent): string {
+  switch (event.kind) {
+    case "role":
+      return event.role === null
+        ? "none"
+        : `epoch ${event.role.epoch} primary ${event.role.primaryId} replicas ${event.role.replicaIds.join(",")}`;
+    case "error":
+      return `${event.context}: ${String(event.error)}`;
+    default:
+      return JSON.stringify(event);
+  }
 }

@@ -149,7 +149,10 @@ export class FakeCoordinatorClient implements Coordinator {
   readonly nodeId: string;
   #connected = true;
   #closed = false;
-  readonly #roleWatchers = new Set<{ shardId: number; callback: (role: ShardRole | null) => void }>();
+  readonly #roleWatchers = new Set<{
+    shardId: number;
+    callback: (role: ShardRole | null) => void;
+  }>();
   readonly #nodeWatchers = new Set<(nodes: readonly NodeInfo[]) => void>();
 
   constructor(etcd: FakeEtcd, nodeId: string) {
@@ -316,13 +319,15 @@ class FakeSession implements NodeSession {
     this.#etcd.scheduler.at(Math.floor(this.#ttlMs / 3), () => {
       if (this.#closed || this.#lost || this.#client.closed) return;
       const sentMs = this.#etcd.scheduler.monotonicNowMs();
-      this.#client.rpc(() => this.#etcd.keepAlive(this.#leaseId)).then(
-        (alive) => {
-          if (alive) this.#deadlineMs = Math.max(this.#deadlineMs, sentMs + this.#ttlMs);
-          else this.#lose();
-        },
-        () => undefined, // unreachable: the deadline stays where it is
-      );
+      this.#client
+        .rpc(() => this.#etcd.keepAlive(this.#leaseId))
+        .then(
+          (alive) => {
+            if (alive) this.#deadlineMs = Math.max(this.#deadlineMs, sentMs + this.#ttlMs);
+            else this.#lose();
+          },
+          () => undefined, // unreachable: the deadline stays where it is
+        );
       this.#scheduleKeepAlive();
     });
   }

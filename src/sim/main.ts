@@ -16,7 +16,15 @@ export async function simMain(argv: readonly string[]): Promise<number> {
   let failed = 0;
   let acknowledged = 0;
   for (let seed = seedFirst; seed < seedFirst + seedCount; seed++) {
-    const report = await runSeed({ seed, mode, replicaCount });
+    const trace = argv.includes("--trace")
+      ? (line: string) => process.stdout.write(`${line}\n`)
+      : undefined;
+    const report = await runSeed({
+      seed,
+      mode,
+      replicaCount,
+      ...(trace === undefined ? {} : { trace }),
+    });
     acknowledged += report.acknowledged;
     if (!report.ok) {
       failed++;
