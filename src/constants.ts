@@ -134,6 +134,34 @@ export const LOG_SLOW_FLUSH_MS = 500;
 export const CONSOLE_SEARCH_SCAN_ROWS_MAX = 50_000;
 /** Most accounts one console search answers. */
 export const CONSOLE_SEARCH_RESULTS_MAX = 100;
+// ---- replication (docs/design/replication.md) ----
+
+/** Most replicas of one shard (the primary included). */
+export const REPLICAS_MAX = 7;
+/** Largest replication frame, header included; a snapshot for catch-up travels in one. */
+export const REPLICATION_FRAME_BYTES_MAX = 512 * 1024 * 1024;
+/** Most payload bytes of log entries in one replication message (one entry may be larger). */
+export const REPLICATION_ENTRIES_BYTES_MAX = 4 * 1024 * 1024;
+/** Most log entries in one replication message. */
+export const REPLICATION_ENTRIES_MAX = 1024;
+/** Bytes of the newest log entries a replica keeps in memory to catch standbys up from;
+ * a standby further behind gets a snapshot and the log after it. */
+export const REPLICATION_RETAINED_BYTES_MAX = 64 * 1024 * 1024;
+/** Bytes of entries sent to one standby and not yet acknowledged; beyond, sending waits. */
+export const REPLICATION_INFLIGHT_BYTES_MAX = 16 * 1024 * 1024;
+/** How often a replica checks its timers (retransmits, lease deadline, roles, publishing). */
+export const REPLICATION_TICK_MS = 50;
+/** Unacknowledged entries are sent again after this long without progress. */
+export const REPLICATION_RETRANSMIT_MS = 200;
+/** A standby of the epoch that has not acknowledged anything for this long while behind is
+ * removed from the epoch's replicas, so the others can go on acknowledging. */
+export const REPLICATION_ACK_TIMEOUT_MS = 1_500;
+/** Most epoch marks a replica keeps (one per change of primary that wrote entries). */
+export const EPOCH_MARKS_MAX = 4096;
+/** Default lease of a node in the coordinator: a dead primary is replaced after about this. */
+export const LEASE_TTL_MS_DEFAULT = 2_000;
+/** Shortest lease a node may ask for. */
+export const LEASE_TTL_MS_MIN = 500;
 
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
@@ -153,3 +181,9 @@ assert(PEER_PORT_SCAN_COUNT > 0, "at least one port is tried per peer");
 assert(PEER_TOOL_TIMEOUT_MS <= PEER_INSTALL_TIMEOUT_MS, "installing may take longest");
 assert(LIVE_SERIES_POINTS_MAX >= 60, "the console shows at least a minute of history");
 assert(CONSOLE_SEARCH_RESULTS_MAX <= LIST_PAGE_ROWS_MAX, "a search answers at most one page");
+assert(REPLICAS_MAX >= 1, "a shard has at least its primary");
+assert(REPLICATION_ENTRIES_BYTES_MAX <= REPLICATION_FRAME_BYTES_MAX, "entries fit in a frame");
+assert(WAL_RECORD_BYTES_MAX < REPLICATION_FRAME_BYTES_MAX, "one largest entry fits in a frame");
+assert(REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_RETAINED_BYTES_MAX, "in flight is retained");
+assert(REPLICATION_RETRANSMIT_MS < REPLICATION_ACK_TIMEOUT_MS, "retransmits before giving up");
+assert(LEASE_TTL_MS_MIN <= LEASE_TTL_MS_DEFAULT, "the default lease is allowed");

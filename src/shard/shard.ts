@@ -15,19 +15,28 @@
 // A failed write or fdatasync is fatal for the shard: the batch is answered with STORAGE,
 // nothing of it is applied, and every later submission is refused until a restart recovers
 // from the log (what the disk really holds is unknown after a failed fsync).
+//
+// Replication (src/replication) attaches through ShardReplication, a hook and nothing more:
+// without it (N=1) the path above is unchanged. With it, a replica that is not primary refuses
+// submissions and logs no ticks; the primary hands every appended batch to the hook (shipped
+// to the standbys while the local flush runs) and answers a batch only when the hook says
+// every replica has it; a standby logs and applies the primary's batches through
+// applyReplicated(), and resetToSnapshot() replaces its state when it cannot catch up from
+// the log (or its log diverged).
 import { join } from "node:path";
 import {
   BATCH_COMMANDS_MAX,
   LAZY_FSYNC_INTERVAL_MS,
   QUEUE_COMMANDS_MAX,
   SNAPSHOT_INTERVAL_BYTES,
+  WAL_RECORD_BYTES_MAX,
 } from "../constants.ts";
 import { type Command, type CommandResult, Engine } from "../engine/index.ts";
 import { NodeStorage, type Storage } from "../io/index.ts";
 import { readLatestSnapshot, writeSnapshot } from "../snapshot/index.ts";
 import { assert, type Clock, ErrorCode, type Timers, TxgridError } from "../stdx/index.ts";
 import { type FsyncPolicy, openWal, type Wal } from "../wal/index.ts";
-import { BatchEncoder, decodeBatch } from "./batch.ts";
+import { type Batch, BatchEncoder, decodeBatch } from "./batch.ts";
 import { type Journal, MemoryJournal } from "./journal.ts";
 import { BoundedQueue } from "./queue.ts";
 import { systemClock, systemTimers } from "./system-time.ts";
@@ -45,6 +54,20 @@ export interface ShardOptions {
   readonly walSegmentBytesMax?: number;
   /** Structured events, one per batch or state change (never per command). */
   readonly onEvent?: (event: ShardEvent) => void;
+  /** Replication of this shard's log; absent for a single node (N=1). */
+  readonly replication?: ShardReplication;
+}
+
+/** How replication steers a shard (src/replication implements it). */
+export interface ShardReplication {
+  /** Null when this replica may log new batches (it is a primary with a lease); otherwise the
+   * error that new submissions and queued commands are refused with (e.g. NOT_PRIMARY). */
+  writeRefusal(): TxgridError | null;
+  /** A batch was appended to the log at `lsn`; `payload` is valid during the call only. */
+  appended(lsn: number, payload: Uint8Array): void;
+  /** Settles once the batch at `lsn` may be answered: resolves when every replica of the
+   * epoch has it, rejects when that can no longer be known (lease gone, stepped down). */
+  replicated(lsn: number): Promise<void>;
 }
 
 export type ShardEvent =
@@ -90,6 +113,15 @@ export interface ShardStatus {
   readonly failed: boolean;
 }
 
+/** Work a standby's replication hands to the executor, done in order. */
+type ReplicatedRecord = (
+  | { readonly kind: "batch"; readonly lsn: number; readonly payload: Uint8Array }
+  | { readonly kind: "reset"; readonly lsn: number; readonly body: Uint8Array }
+) & {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+};
+
 /** One submit or submitMany call: its commands stay together in one batch. */
 interface Submission {
   readonly commands: readonly Command[];
@@ -102,9 +134,9 @@ const submissionWeight = (submission: Submission): number => submission.commands
 const replayProgressEveryRecords = 100_000;
 
 export class Shard {
-  readonly engine: Engine;
+  #engine: Engine;
   readonly #options: ShardOptions;
-  readonly #journal: Journal;
+  #journal: Journal;
   readonly #storage: Storage | null;
   readonly #clock: Clock;
   readonly #timers: Timers;
@@ -125,6 +157,7 @@ export class Shard {
   #snapshotLsn: number;
   #snapshotting: Promise<void> | null = null;
   #drained: (() => void) | null = null;
+  #replicated: ReplicatedRecord[] = [];
 
   private constructor(
     options: ShardOptions,
@@ -134,7 +167,7 @@ export class Shard {
     snapshotLsn: number,
   ) {
     this.#options = options;
-    this.engine = engine;
+    this.#engine = engine;
     this.#journal = journal;
     this.#storage = storage;
     this.#snapshotLsn = snapshotLsn;
@@ -195,6 +228,11 @@ export class Shard {
     return shard;
   }
 
+  /** The applied state (replaced only by resetToSnapshot). */
+  get engine(): Engine {
+    return this.#engine;
+  }
+
   get fsyncPolicy(): FsyncPolicy {
     return this.#options.fsyncPolicy;
   }
@@ -231,6 +269,8 @@ export class Shard {
         cause: this.#failure,
       });
     }
+    const replicationRefusal = this.#options.replication?.writeRefusal() ?? null;
+    if (replicationRefusal !== null) return replicationRefusal;
     if (!this.#queue.hasRoom(count)) {
       return new TxgridError(
         ErrorCode.OVERLOADED,
@@ -238,6 +278,52 @@ export class Shard {
       );
     }
     return null;
+  }
+
+  /** Lsn of the last batch in the log (applied or about to be). */
+  get lsnLogged(): number {
+    return this.#journal.lsnLast;
+  }
+
+  /** Every batch <= lsnDurable is fdatasync'ed (all of them for an in-memory shard). */
+  get lsnDurable(): number {
+    return this.#journal.lsnDurable;
+  }
+
+  /**
+   * A standby logs and applies the primary's batch `lsn` (the next one after its log). Settles
+   * once applied and flushed per the fsync policy; several calls in a row share one flush.
+   */
+  applyReplicated(lsn: number, payload: Uint8Array): Promise<void> {
+    const refusal = this.#closing ? new TxgridError(ErrorCode.SHUTTING_DOWN, "closing") : null;
+    if (refusal !== null) return Promise.reject(refusal);
+    if (this.#failure !== null) return Promise.reject(this.#storageError());
+    return new Promise((resolve, reject) => {
+      this.#replicated.push({ kind: "batch", lsn, payload, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /**
+   * Replaces the whole state by a snapshot of the primary at `lsn` (a standby too far behind,
+   * or whose log diverged). The log and every snapshot are removed first, durably, then the
+   * new snapshot is written: a crash in between leaves an empty replica, never a mix.
+   */
+  resetToSnapshot(lsn: number, body: Uint8Array): Promise<void> {
+    if (this.#closing) {
+      return Promise.reject(new TxgridError(ErrorCode.SHUTTING_DOWN, "closing"));
+    }
+    if (this.#failure !== null) return Promise.reject(this.#storageError());
+    return new Promise((resolve, reject) => {
+      this.#replicated.push({ kind: "reset", lsn, body, resolve, reject });
+      this.#kick();
+    });
+  }
+
+  /** A replica became primary: pending-transfer timeouts are logged again from now on. */
+  resumeTicks(): void {
+    this.#tickDue = true;
+    this.#kick();
   }
 
   status(): ShardStatus {
@@ -265,7 +351,8 @@ export class Shard {
   async #run(): Promise<void> {
     assert(this.#running, "run without the running flag");
     while (this.#failure === null && this.#hasWork()) {
-      if (this.#queue.length > 0) await this.#executeBatch();
+      if (this.#replicated.length > 0) await this.#executeReplicated();
+      else if (this.#queue.length > 0) await this.#executeBatch();
       else if (this.#tickDue) await this.#executeTick();
       else await this.#sync();
       if (this.#options.fsyncPolicy === "batch" && this.#batchCommandsLast > 1) {
@@ -274,16 +361,121 @@ export class Shard {
       }
     }
     this.#running = false;
-    if (this.#failure !== null) this.#rejectQueued();
+    if (this.#failure !== null) {
+      this.#rejectQueued();
+      for (const record of this.#replicated.splice(0)) record.reject(this.#storageError());
+    }
     if (this.#drained !== null && !this.#hasWork()) this.#drained();
   }
 
   #hasWork(): boolean {
-    return this.#queue.length > 0 || this.#tickDue || this.#syncDue;
+    return this.#queue.length > 0 || this.#tickDue || this.#syncDue || this.#replicated.length > 0;
+  }
+
+  async #executeReplicated(): Promise<void> {
+    const first = this.#replicated[0] as ReplicatedRecord;
+    if (first.kind === "reset") {
+      this.#replicated.shift();
+      try {
+        await this.#reset(first.lsn, first.body);
+        first.resolve();
+      } catch (error) {
+        this.#fail(error);
+        first.reject(this.#storageError());
+      }
+      return;
+    }
+    // Group commit on the standby: every batch that arrived meanwhile shares one flush, as
+    // much as one log write takes.
+    let count = 0;
+    let bytes = 0;
+    // Half a record's worth of payloads (and a bounded count) leaves room for frame headers
+    // in the log's pending buffer, which holds one largest record.
+    for (const record of this.#replicated) {
+      if (record.kind !== "batch" || count === BATCH_COMMANDS_MAX) break;
+      if (count > 0 && bytes + record.payload.length > WAL_RECORD_BYTES_MAX / 2) break;
+      bytes += record.payload.length;
+      count++;
+    }
+    const records = this.#replicated.splice(0, count);
+    const batches: Batch[] = [];
+    try {
+      for (const record of records) {
+        assert(record.kind === "batch", "a group holds batches only");
+        batches.push(decodeBatch(record.payload));
+      }
+      for (const record of records) {
+        assert(record.kind === "batch", "a group holds batches only");
+        assert(record.lsn === this.#journal.lsnLast + 1, "replicated batches arrive in order");
+        this.#journal.append(record.payload);
+      }
+      await this.#journal.flush(this.#options.fsyncPolicy !== "lazy");
+    } catch (error) {
+      this.#fail(error);
+      for (const record of records) record.reject(this.#storageError());
+      return;
+    }
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index] as ReplicatedRecord;
+      const batch = batches[index] as Batch;
+      this.#engine.applyBatch(record.lsn, batch.timestampMs, batch.commands);
+      this.#batchCount++;
+      this.#commandCount += batch.commands.length;
+      this.#bytesSinceSnapshot += (record as { payload: Uint8Array }).payload.length;
+      record.resolve();
+    }
+    if (this.#options.fsyncPolicy === "lazy") this.#armSyncTimer();
+    this.#maybeSnapshot();
+  }
+
+  async #reset(lsn: number, body: Uint8Array): Promise<void> {
+    const engine = Engine.decodeSnapshot(body);
+    assert(engine.lsn === lsn, "the snapshot's lsn matches its body");
+    await this.#snapshotting;
+    const storage = this.#storage;
+    const dir = this.#options.dir;
+    this.#cancelDeadlineTimer?.();
+    this.#cancelDeadlineTimer = null;
+    this.#deadlineArmedMs = Number.POSITIVE_INFINITY;
+    if (storage === null || dir === null) {
+      this.#engine = engine;
+      this.#journal = new MemoryJournal(lsn);
+      this.#snapshotLsn = lsn;
+      return;
+    }
+    await this.#journal.close();
+    const walDir = join(dir, "wal");
+    const snapshotDir = join(dir, "snapshots");
+    for (const name of storage.list(walDir)) storage.unlink(join(walDir, name));
+    await storage.syncDir(walDir);
+    for (const name of storage.list(snapshotDir)) storage.unlink(join(snapshotDir, name));
+    await storage.syncDir(snapshotDir);
+    await writeSnapshot(storage, snapshotDir, lsn, body);
+    const { wal } = openWal(
+      {
+        storage,
+        dir: walDir,
+        ...(this.#options.walSegmentBytesMax === undefined
+          ? {}
+          : { segmentBytesMax: this.#options.walSegmentBytesMax }),
+      },
+      lsn,
+      () => assert(false, "an emptied log has no records to replay"),
+    );
+    this.#engine = engine;
+    this.#journal = wal;
+    this.#snapshotLsn = lsn;
+    this.#bytesSinceSnapshot = 0;
   }
 
   async #executeBatch(): Promise<void> {
     const submissions = this.#queue.take(BATCH_COMMANDS_MAX);
+    const refusal = this.#options.replication?.writeRefusal() ?? null;
+    if (refusal !== null) {
+      // The primary lost its role or lease while these waited: nothing of them was logged.
+      for (const submission of submissions) submission.reject(refusal);
+      return;
+    }
     const commands =
       submissions.length === 1
         ? (submissions[0] as Submission).commands
@@ -307,20 +499,27 @@ export class Shard {
       for (const submission of submissions) submission.reject(this.#storageError());
       return;
     }
-    if (submissions.length === 1) {
-      (submissions[0] as Submission).resolve(results);
+    const replication = this.#options.replication;
+    if (replication === undefined) {
+      answerSubmissions(submissions, results);
       return;
     }
-    let start = 0;
-    for (const submission of submissions) {
-      const end = start + submission.commands.length;
-      submission.resolve(results.slice(start, end));
-      start = end;
-    }
-    assert(start === results.length, "one result per command");
+    // Answers wait for the standbys without holding up the executor: the next batch is
+    // logged and shipped while this one is in flight.
+    replication.replicated(this.#engine.lsn).then(
+      () => answerSubmissions(submissions, results),
+      (error: unknown) => {
+        for (const submission of submissions) submission.reject(error);
+      },
+    );
   }
 
   async #executeSingle(submission: Submission): Promise<void> {
+    const refusal = this.#options.replication?.writeRefusal() ?? null;
+    if (refusal !== null) {
+      submission.reject(refusal);
+      return;
+    }
     const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
     let payload: Uint8Array;
     try {
@@ -331,12 +530,19 @@ export class Shard {
     }
     const results = await this.#logAndApply(timestampMs, submission.commands, payload);
     if (results === null) submission.reject(this.#storageError());
-    else submission.resolve(results);
+    else if (this.#options.replication === undefined) submission.resolve(results);
+    else {
+      this.#options.replication
+        .replicated(this.#engine.lsn)
+        .then(() => submission.resolve(results), submission.reject);
+    }
   }
 
   /** An empty batch that only carries time forward, so due pending transfers expire. */
   async #executeTick(): Promise<void> {
     this.#tickDue = false;
+    // Only a primary logs ticks; a standby's state moves with the primary's log alone.
+    if ((this.#options.replication?.writeRefusal() ?? null) !== null) return;
     const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
     const deadlineMs = this.engine.nextDeadlineMs();
     if (deadlineMs === null || deadlineMs > timestampMs) {
@@ -357,6 +563,7 @@ export class Shard {
     let lsn: number;
     try {
       lsn = this.#journal.append(payload);
+      this.#options.replication?.appended(lsn, payload);
       // Under load, the fdatasync goes to the thread pool so that the requests arriving
       // meanwhile are read and queued for the next batch; a lone command blocks (no hop).
       const offload = commands.length > 1 || this.#queue.length > 0;
@@ -497,4 +704,19 @@ export class Shard {
     await this.#journal.close();
     this.#options.onEvent?.({ kind: "closed", lsn: this.engine.lsn });
   }
+}
+
+/** Resolves each submission with its own commands' results, in batch order. */
+function answerSubmissions(submissions: readonly Submission[], results: CommandResult[]): void {
+  if (submissions.length === 1) {
+    (submissions[0] as Submission).resolve(results);
+    return;
+  }
+  let start = 0;
+  for (const submission of submissions) {
+    const end = start + submission.commands.length;
+    submission.resolve(results.slice(start, end));
+    start = end;
+  }
+  assert(start === results.length, "one result per command");
 }

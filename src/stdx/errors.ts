@@ -30,6 +30,9 @@ export const ErrorCode = {
   UNAVAILABLE: "TXG_ERR_UNAVAILABLE",
   /** The connection broke while a request that cannot be resent safely was in flight. */
   CONNECTION_LOST: "TXG_ERR_CONNECTION_LOST",
+  /** This replica is not the shard's primary (or not yet); the message names the primary's
+   * address when known ("primary at host:port"), where the client retries. */
+  NOT_PRIMARY: "TXG_ERR_NOT_PRIMARY",
   /** An unexpected failure inside txgrid (a bug); the request may or may not have applied. */
   INTERNAL: "TXG_ERR_INTERNAL",
 } as const;

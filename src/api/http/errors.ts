@@ -166,6 +166,7 @@ const errorStatuses: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.LOCKED]: 500,
   [ErrorCode.UNAVAILABLE]: 503,
   [ErrorCode.CONNECTION_LOST]: 502,
+  [ErrorCode.NOT_PRIMARY]: 503,
   [ErrorCode.INTERNAL]: 500,
 };
 
