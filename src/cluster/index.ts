@@ -1,0 +1,23 @@
+// cluster: local processes of a txgrid cluster: etcd from the Debian binary, node processes
+// under a supervisor, stopped by pid (docs/design/coordination.md, docs/cli.md).
+export {
+  type EtcdOptions,
+  type EtcdProcess,
+  etcdArgs,
+  findEtcdBinary,
+  isHealthy,
+  isPortFree,
+  setupScriptPath,
+  startEtcd,
+  stopEtcdByPidFile,
+} from "./etcd-process.ts";
+export {
+  commandLine,
+  isOurs,
+  isRunning,
+  pausePid,
+  processState,
+  resumePid,
+  stopPid,
+  waitGone,
+} from "./process.ts";
