@@ -28,7 +28,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ETCD_START_TIMEOUT_MS } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
-import { isOurs, pausePid, resumePid, stopPid } from "./process.ts";
+import { isOurs, pausePid, processState, resumePid, stopPid } from "./process.ts";
 
 const HEALTH_POLL_INTERVAL_MS = 50;
 const HEALTH_REQUEST_TIMEOUT_MS = 1_000;
@@ -60,7 +60,7 @@ export interface EtcdProcess {
   /** SIGTERM, then SIGKILL; removes the pid file. */
   stop(): Promise<void>;
   /** SIGSTOP: etcd keeps its sockets open but answers nothing (an etcd outage). */
-  pause(): void;
+  pause(): Promise<void>;
   resume(): void;
 }
 
@@ -189,7 +189,11 @@ export async function startEtcd(options: EtcdOptions): Promise<EtcdProcess> {
     dataDir: options.dataDir,
     logPath,
     stop,
-    pause: () => pausePid(pid),
+    pause: async () => {
+      pausePid(pid);
+      // The signal is asynchronous: return once the kernel shows the process stopped.
+      for (let i = 0; i < 200 && processState(pid) !== "T"; i++) await sleep(10);
+    },
     resume: () => resumePid(pid),
   };
 }
