@@ -29,10 +29,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ETCD_START_TIMEOUT_MS } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { isOurs, pausePid, processState, resumePid, stopPid } from "./process.ts";
+import { logTail } from "./supervisor.ts";
 
 const HEALTH_POLL_INTERVAL_MS = 50;
 const HEALTH_REQUEST_TIMEOUT_MS = 1_000;
-const LOG_TAIL_BYTES = 2_000;
 
 export interface EtcdOptions {
   readonly dataDir: string;
@@ -229,13 +229,4 @@ export function isPortFree(port: number): Promise<boolean> {
       server.close(() => resolve(true));
     });
   });
-}
-
-function logTail(logPath: string): string {
-  try {
-    const text = readFileSync(logPath, "utf8");
-    return text.slice(-LOG_TAIL_BYTES);
-  } catch {
-    return "(no log)";
-  }
 }

@@ -12,6 +12,19 @@ export {
   stopEtcdByPidFile,
 } from "./etcd-process.ts";
 export {
+  type ClusterNodeRecord,
+  type ClusterState,
+  type ClusterStatus,
+  type ClusterUpOptions,
+  clusterDown,
+  clusterStatus,
+  clusterUp,
+  ensureEtcdBinary,
+  readClusterState,
+  type ShardStatus,
+  statePath,
+} from "./local-cluster.ts";
+export {
   commandLine,
   isOurs,
   isRunning,
@@ -21,3 +34,11 @@ export {
   stopPid,
   waitGone,
 } from "./process.ts";
+export {
+  type ChildRecord,
+  type ChildSpec,
+  logTail,
+  startDetached,
+  stopChildren,
+  waitReady,
+} from "./supervisor.ts";
