@@ -148,6 +148,10 @@ export const ETCD_START_TIMEOUT_MS = 20_000;
 export const PROCESS_STOP_TIMEOUT_MS = 10_000;
 /** Most node processes in one local cluster. */
 export const CLUSTER_NODES_MAX = 16;
+/** HTTP port of node n1 of a local cluster; node i gets base + i - 1. */
+export const CLUSTER_HTTP_PORT_BASE_DEFAULT = 9200;
+/** Binary protocol port of node n1 of a local cluster; node i gets base + i - 1. */
+export const CLUSTER_TCP_PORT_BASE_DEFAULT = 9300;
 /** Longest wait for a supervised node process to stay up after it was started. */
 export const CLUSTER_NODE_START_TIMEOUT_MS = 20_000;
 
@@ -174,3 +178,7 @@ assert(
   "watch retry delays are ordered",
 );
 assert(COORD_WATCH_RETRY_DELAY_MS_MAX < COORD_WATCH_RESYNC_INTERVAL_MS, "retries come first");
+assert(
+  CLUSTER_HTTP_PORT_BASE_DEFAULT + CLUSTER_NODES_MAX <= CLUSTER_TCP_PORT_BASE_DEFAULT,
+  "default HTTP and TCP ports of a local cluster never overlap",
+);

@@ -14,14 +14,13 @@ import {
   stopEtcdByPidFile,
 } from "../cluster/index.ts";
 import {
+  CLUSTER_HTTP_PORT_BASE_DEFAULT,
+  CLUSTER_TCP_PORT_BASE_DEFAULT,
   ETCD_CLIENT_PORT_DEFAULT,
   ETCD_PEER_PORT_DEFAULT,
-  TCP_PORT_DEFAULT,
 } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { integerFlag, parseFlags, stringFlag } from "./args.ts";
-
-const HTTP_PORT_BASE_DEFAULT = 9200;
 
 export const clusterUsage = `usage: txgrid cluster <up|status|down> [options]
 
@@ -36,8 +35,8 @@ pids and ports are in DIR/cluster.json.
     --preferred ID       preferred primary at cold start (default n1)
     --etcd-port PORT     etcd client port (default ${ETCD_CLIENT_PORT_DEFAULT}; peer port: --etcd-peer-port,
                          default ${ETCD_PEER_PORT_DEFAULT})
-    --port-base PORT     HTTP port of n1; n{i} gets PORT+i-1 (default ${HTTP_PORT_BASE_DEFAULT})
-    --tcp-port-base PORT binary protocol port of n1 (default ${TCP_PORT_DEFAULT + 100})
+    --port-base PORT     HTTP port of n1; n{i} gets PORT+i-1 (default ${CLUSTER_HTTP_PORT_BASE_DEFAULT})
+    --tcp-port-base PORT binary protocol port of n1 (default ${CLUSTER_TCP_PORT_BASE_DEFAULT})
   status   nodes (pid, addresses, lsn per shard) and shards (epoch, primary, replicas, lag)
     --dir DIR | --etcd URL    the cluster to read (default ./cluster)
     --json                    machine-readable output
@@ -77,8 +76,8 @@ async function up(argv: readonly string[]): Promise<number> {
     preferred: { type: "string" },
     "etcd-port": { type: "string", default: String(ETCD_CLIENT_PORT_DEFAULT) },
     "etcd-peer-port": { type: "string", default: String(ETCD_PEER_PORT_DEFAULT) },
-    "port-base": { type: "string", default: String(HTTP_PORT_BASE_DEFAULT) },
-    "tcp-port-base": { type: "string", default: String(TCP_PORT_DEFAULT + 100) },
+    "port-base": { type: "string", default: String(CLUSTER_HTTP_PORT_BASE_DEFAULT) },
+    "tcp-port-base": { type: "string", default: String(CLUSTER_TCP_PORT_BASE_DEFAULT) },
   });
   const nodes = integerFlag(values, "nodes", 0, 65_535);
   const replicas =
