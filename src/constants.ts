@@ -158,10 +158,64 @@ export const REPLICATION_RETRANSMIT_MS = 200;
 export const REPLICATION_ACK_TIMEOUT_MS = 1_500;
 /** Most epoch marks a replica keeps (one per change of primary that wrote entries). */
 export const EPOCH_MARKS_MAX = 4096;
-/** Default lease of a node in the coordinator: a dead primary is replaced after about this. */
+// ---- coordination through etcd (docs/design/coordination.md) ----
+
+/** Key prefix of everything txgrid keeps in etcd. */
+export const COORD_PREFIX_DEFAULT = "/txgrid";
+/**
+ * Default lease TTL of a node. A dead primary is replaced about this long after its last
+ * keepalive, so it bounds failover time; it must stay well above etcd's election timeout
+ * (1 s by default), or an etcd leader change alone would end leases.
+ */
 export const LEASE_TTL_MS_DEFAULT = 2_000;
-/** Shortest lease a node may ask for. */
-export const LEASE_TTL_MS_MIN = 500;
+/** Shortest lease TTL; etcd grants whole seconds and at least 1.5 election timeouts. */
+export const LEASE_TTL_MS_MIN = 1_000;
+/** Longest lease TTL. */
+export const LEASE_TTL_MS_MAX = 60_000;
+/**
+ * Keepalives sent per TTL: the keepalive interval is ttl / this. With 4, three keepalives in a
+ * row may fail (or time out) before the local deadline passes.
+ */
+export const LEASE_KEEPALIVES_PER_TTL = 4;
+/** How long one etcd call (read, compare-and-swap, grant, revoke) waits before UNAVAILABLE. */
+export const COORD_CALL_TIMEOUT_MS_DEFAULT = 2_000;
+/** Longest timeout a coordinator call may be configured with. */
+export const COORD_CALL_TIMEOUT_MS_MAX = 60_000;
+/** First delay before a broken watch is created again; it doubles per failure. */
+export const COORD_WATCH_RETRY_DELAY_MS_MIN = 50;
+/** Longest delay between two attempts to create a watch again. */
+export const COORD_WATCH_RETRY_DELAY_MS_MAX = 1_000;
+/** A watcher re-reads its keys this often even without events (a missed event heals). */
+export const COORD_WATCH_RESYNC_INTERVAL_MS = 5_000;
+/** Most live nodes a coordinator lists; more is an explicit error. */
+export const COORD_NODES_MAX = 1_024;
+/** Largest JSON value of a node or role record, in bytes. */
+export const COORD_VALUE_BYTES_MAX = 64 * 1024;
+/** Most replicas (primary included) in one shard's role record. */
+export const COORD_REPLICAS_MAX = 16;
+/** Largest shard id. */
+export const COORD_SHARD_ID_MAX = 65_535;
+/** Longest node id, in characters ([A-Za-z0-9_.-]). */
+export const COORD_NODE_ID_LENGTH_MAX = 64;
+
+// ---- local etcd and cluster processes (txgrid cluster, txgrid etcd) ----
+
+/** Client port of the etcd that `txgrid cluster up` and `txgrid etcd start` run. */
+export const ETCD_CLIENT_PORT_DEFAULT = 9379;
+/** Peer port of that etcd (never used by another member; etcd needs one anyway). */
+export const ETCD_PEER_PORT_DEFAULT = 9380;
+/** Longest wait for a started etcd to report healthy. */
+export const ETCD_START_TIMEOUT_MS = 20_000;
+/** Longest wait for a process to exit after SIGTERM before it gets SIGKILL. */
+export const PROCESS_STOP_TIMEOUT_MS = 10_000;
+/** Most node processes in one local cluster. */
+export const CLUSTER_NODES_MAX = 16;
+/** HTTP port of node n1 of a local cluster; node i gets base + i - 1. */
+export const CLUSTER_HTTP_PORT_BASE_DEFAULT = 9200;
+/** Binary protocol port of node n1 of a local cluster; node i gets base + i - 1. */
+export const CLUSTER_TCP_PORT_BASE_DEFAULT = 9300;
+/** Longest wait for a supervised node process to stay up after it was started. */
+export const CLUSTER_NODE_START_TIMEOUT_MS = 20_000;
 
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
@@ -186,4 +240,16 @@ assert(REPLICATION_ENTRIES_BYTES_MAX <= REPLICATION_FRAME_BYTES_MAX, "entries fi
 assert(WAL_RECORD_BYTES_MAX < REPLICATION_FRAME_BYTES_MAX, "one largest entry fits in a frame");
 assert(REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_RETAINED_BYTES_MAX, "in flight is retained");
 assert(REPLICATION_RETRANSMIT_MS < REPLICATION_ACK_TIMEOUT_MS, "retransmits before giving up");
-assert(LEASE_TTL_MS_MIN <= LEASE_TTL_MS_DEFAULT, "the default lease is allowed");
+assert(LEASE_TTL_MS_MIN <= LEASE_TTL_MS_DEFAULT, "the default lease TTL is allowed");
+assert(LEASE_TTL_MS_DEFAULT <= LEASE_TTL_MS_MAX, "the default lease TTL is allowed");
+assert(LEASE_KEEPALIVES_PER_TTL >= 2, "a keepalive may fail once before the deadline");
+assert(COORD_CALL_TIMEOUT_MS_DEFAULT <= COORD_CALL_TIMEOUT_MS_MAX, "the default is allowed");
+assert(
+  COORD_WATCH_RETRY_DELAY_MS_MIN <= COORD_WATCH_RETRY_DELAY_MS_MAX,
+  "watch retry delays are ordered",
+);
+assert(COORD_WATCH_RETRY_DELAY_MS_MAX < COORD_WATCH_RESYNC_INTERVAL_MS, "retries come first");
+assert(
+  CLUSTER_HTTP_PORT_BASE_DEFAULT + CLUSTER_NODES_MAX <= CLUSTER_TCP_PORT_BASE_DEFAULT,
+  "default HTTP and TCP ports of a local cluster never overlap",
+);

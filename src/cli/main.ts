@@ -8,6 +8,7 @@ import { LOG_LEVELS, parseLogLevel, runServer, verifyDataDir } from "../server/i
 import { ErrorCode, isTxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 import { benchCommand, benchUsage } from "./bench-command.ts";
+import { clusterCommand, clusterUsage, etcdCommand, etcdUsage } from "./cluster-command.ts";
 
 const usage = `usage: txgrid <command> [options]
 
@@ -15,6 +16,8 @@ commands:
   serve     run a single node (data under ./data; HTTP on 127.0.0.1:9100, binary on 9101)
   bench     load a server with TiMPE's user-to-user transfers and report latency
   verify    check the invariants of a running server (--url) or a data directory (--data-dir)
+  cluster   up | status | down: a local cluster (etcd + node processes) on 127.0.0.1
+  etcd      start | stop | status: a local etcd for txgrid
   help      show this text, or \`txgrid help <command>\`
 
 Run \`txgrid <command> --help\` for a command's options.
@@ -49,6 +52,8 @@ const usages: Record<string, string> = {
   serve: serveUsage,
   bench: benchUsage,
   verify: verifyUsage,
+  cluster: clusterUsage,
+  etcd: etcdUsage,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -73,6 +78,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await benchCommand(rest);
       case "verify":
         return await verifyCommand(rest);
+      case "cluster":
+        return await clusterCommand(rest);
+      case "etcd":
+        return await etcdCommand(rest);
       default:
         process.stderr.write(`txgrid: unknown command "${command}"\n\n${usage}`);
         return 2;

@@ -1,4 +1,6 @@
-// coord: the coordination contract (roles, epochs, leases) that etcd fulfils.
+// coord: the coordination contract (roles, epochs, leases) that etcd fulfils, its etcd
+// implementation, the checks of its records, and the contract test suite every
+// implementation (etcd, the simulator's fake) must pass.
 export type {
   Coordinator,
   NodeInfo,
@@ -6,3 +8,28 @@ export type {
   ShardRole,
   ShardRoleValue,
 } from "./coordinator.ts";
+export {
+  type ContractCase,
+  type ContractHarness,
+  type ContractReport,
+  coordinatorContract,
+} from "./coordinator-contract.ts";
+export {
+  createEtcdCoordinator,
+  EtcdCoordinator,
+  type EtcdCoordinatorOptions,
+  EtcdNodeSession,
+  systemClock,
+} from "./etcd-coordinator.ts";
+export {
+  checkLeaseTtlMs,
+  checkNodeId,
+  checkShardId,
+  decodeNodeInfo,
+  decodeRole,
+  encodeNodeInfo,
+  encodeRoleValue,
+  nodeKey,
+  nodesPrefix,
+  roleKey,
+} from "./records.ts";
