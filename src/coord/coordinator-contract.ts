@@ -13,7 +13,13 @@
 // store does not answer.
 import assert from "node:assert/strict";
 import { type Clock, ErrorCode, isTxgridError } from "../stdx/index.ts";
-import type { Coordinator, NodeInfo, NodeSession, ShardRole } from "./coordinator.ts";
+import {
+  type Coordinator,
+  type NodeInfo,
+  type NodeSession,
+  type ShardRole,
+  VACANT_PRIMARY_ID,
+} from "./coordinator.ts";
 
 export interface ContractHarness {
   /** The monotonic clock the coordinators compute deadlines with. */
@@ -235,6 +241,34 @@ export function coordinatorContract(harness: ContractHarness): ContractCase[] {
       "revisions grow",
     );
     unwatch();
+  });
+
+  add("an epoch may be vacant (no primary yet), and the next epoch fills it", 30_000, async () => {
+    const a = await open();
+    const shardId = freshShardId();
+    const replicaIds = ["n1", "n2", "n3"];
+    const first = await a.compareAndSetRole(shardId, 0, {
+      shardId,
+      epoch: 1,
+      primaryId: "n1",
+      replicaIds,
+    });
+    assert.ok(first !== null);
+    const vacant = await a.compareAndSetRole(shardId, first.revision, {
+      shardId,
+      epoch: 2,
+      primaryId: VACANT_PRIMARY_ID,
+      replicaIds,
+    });
+    assert.ok(vacant !== null, "a vacant epoch is a valid role");
+    assert.equal((await a.readRole(shardId))?.primaryId, VACANT_PRIMARY_ID);
+    const filled = await a.compareAndSetRole(shardId, vacant.revision, {
+      shardId,
+      epoch: 3,
+      primaryId: "n2",
+      replicaIds,
+    });
+    assert.equal(filled?.primaryId, "n2");
   });
 
   add("watchRole delivers the current value first, then every change", 30_000, async () => {

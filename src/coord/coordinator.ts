@@ -33,6 +33,10 @@ export interface ShardRole {
   readonly shardId: number;
   /** Grows by one on every change of primary; replicas reject entries of older epochs. */
   readonly epoch: number;
+  /** The primary of this epoch, one of replicaIds; or VACANT_PRIMARY_ID ("") when the epoch
+   * has none yet: its last primary stepped down (after a restart it cannot know whether a
+   * standby holds more than it does) and the ranking of the replicas will choose one. No
+   * write can be acknowledged in a vacant epoch. */
   readonly primaryId: string;
   /** Every replica of this epoch, the primary included; an entry is acknowledged only when
    * all of them have it. */
@@ -42,6 +46,9 @@ export interface ShardRole {
 }
 
 export type ShardRoleValue = Omit<ShardRole, "revision">;
+
+/** The primaryId of an epoch that has no primary (see ShardRole.primaryId). */
+export const VACANT_PRIMARY_ID = "";
 
 export interface NodeSession {
   readonly nodeId: string;

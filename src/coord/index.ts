@@ -1,12 +1,13 @@
 // coord: the coordination contract (roles, epochs, leases) that etcd fulfils, its etcd
 // implementation, the checks of its records, and the contract test suite every
 // implementation (etcd, the simulator's fake) must pass.
-export type {
-  Coordinator,
-  NodeInfo,
-  NodeSession,
-  ShardRole,
-  ShardRoleValue,
+export {
+  type Coordinator,
+  type NodeInfo,
+  type NodeSession,
+  type ShardRole,
+  type ShardRoleValue,
+  VACANT_PRIMARY_ID,
 } from "./coordinator.ts";
 export {
   type ContractCase,

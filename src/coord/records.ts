@@ -15,7 +15,12 @@ import {
   LEASE_TTL_MS_MIN,
 } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
-import type { NodeInfo, ShardRole, ShardRoleValue } from "./coordinator.ts";
+import {
+  type NodeInfo,
+  type ShardRole,
+  type ShardRoleValue,
+  VACANT_PRIMARY_ID,
+} from "./coordinator.ts";
 
 const NODE_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
@@ -107,7 +112,8 @@ export function encodeRoleValue(shardId: number, next: ShardRoleValue): string {
   if (new Set(next.replicaIds).size !== next.replicaIds.length) {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "replica ids must be distinct");
   }
-  if (!next.replicaIds.includes(checkNodeId(next.primaryId))) {
+  const vacant = next.primaryId === VACANT_PRIMARY_ID;
+  if (!vacant && !next.replicaIds.includes(checkNodeId(next.primaryId))) {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "the primary must be one of the replicas");
   }
   const value: ShardRoleValue = {

@@ -24,6 +24,5 @@ export {
   type RoleDecision,
   type RoleView,
   rankCandidates,
-  VACANT_PRIMARY_ID,
 } from "./roles.ts";
 export { readEpochMarks, ShardLog, writeEpochMarks } from "./shard-log.ts";

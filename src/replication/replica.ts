@@ -41,12 +41,18 @@ import {
   REPLICATION_RETRANSMIT_MS,
   REPLICATION_TICK_MS,
 } from "../constants.ts";
-import type { Coordinator, NodeInfo, NodeSession, ShardRole } from "../coord/index.ts";
+import {
+  type Coordinator,
+  type NodeInfo,
+  type NodeSession,
+  type ShardRole,
+  VACANT_PRIMARY_ID,
+} from "../coord/index.ts";
 import type { ShardReplication } from "../shard/index.ts";
 import { assert, type Clock, ErrorCode, type Timers, TxgridError } from "../stdx/index.ts";
 import { EpochHistory, type EpochMark } from "./epochs.ts";
 import type { Entry, ReplicationMessage } from "./messages.ts";
-import { decideRole, VACANT_PRIMARY_ID } from "./roles.ts";
+import { decideRole } from "./roles.ts";
 
 /** received: a standby has the entry in memory; durable: it has fdatasync'ed it. */
 export type ReplicationMode = "received" | "durable";

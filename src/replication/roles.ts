@@ -15,7 +15,12 @@
 // the next epoch's replicas are the live replicas of the last one. Every replica of an epoch
 // has every entry acknowledged in it (that is the acknowledgement rule), so any of them may
 // take over; preferring the longest log only spares the others a cut.
-import type { NodeInfo, ShardRole, ShardRoleValue } from "../coord/index.ts";
+import {
+  type NodeInfo,
+  type ShardRole,
+  type ShardRoleValue,
+  VACANT_PRIMARY_ID,
+} from "../coord/index.ts";
 
 export interface RoleView {
   readonly shardId: number;
@@ -109,9 +114,6 @@ export function decideRole(view: RoleView): RoleDecision {
     next: { shardId: view.shardId, epoch: role.epoch + 1, primaryId: view.selfId, replicaIds },
   };
 }
-
-/** The primary id of an epoch that has none (its primary vacated it after a restart). */
-export const VACANT_PRIMARY_ID = "";
 
 export function roleValue(role: ShardRole): ShardRoleValue {
   return {

@@ -15,6 +15,7 @@ import type {
   ShardRole,
   ShardRoleValue,
 } from "../coord/index.ts";
+import { checkLeaseTtlMs, encodeNodeInfo, encodeRoleValue } from "../coord/index.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import type { Scheduler } from "./scheduler.ts";
 
@@ -205,6 +206,9 @@ export class FakeCoordinatorClient implements Coordinator {
   }
 
   async join(info: NodeInfo, leaseTtlMs: number): Promise<NodeSession> {
+    // The same record checks as the etcd implementation, before anything is sent.
+    checkLeaseTtlMs(leaseTtlMs);
+    encodeNodeInfo(info);
     const sentMs = this.#etcd.scheduler.monotonicNowMs();
     const leaseId = await this.#rpc(() => {
       const lease = this.#etcd.grant(leaseTtlMs);
@@ -235,7 +239,22 @@ export class FakeCoordinatorClient implements Coordinator {
     expectedRevision: number,
     next: ShardRoleValue,
   ): Promise<ShardRole | null> {
-    return this.#rpc(() => this.#etcd.casRole(shardId, expectedRevision, next));
+    try {
+      encodeRoleValue(shardId, next);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#rpc(() => {
+      const current = this.#etcd.role(shardId);
+      if (current !== null && next.epoch < current.epoch) return current.epoch;
+      return this.#etcd.casRole(shardId, expectedRevision, next);
+    }).then((outcome) => {
+      if (typeof outcome !== "number") return outcome;
+      throw new TxgridError(
+        ErrorCode.BAD_REQUEST,
+        `epoch ${next.epoch} of shard ${shardId} would go back from ${outcome}`,
+      );
+    });
   }
 
   watchRole(shardId: number, callback: (role: ShardRole | null) => void): () => void {
@@ -283,7 +302,7 @@ export class FakeCoordinatorClient implements Coordinator {
   }
 }
 
-class FakeSession implements NodeSession {
+export class FakeSession implements NodeSession {
   readonly nodeId: string;
   readonly #client: FakeCoordinatorClient;
   readonly #etcd: FakeEtcd;
@@ -292,6 +311,7 @@ class FakeSession implements NodeSession {
   #deadlineMs: number;
   #lost = false;
   #closed = false;
+  #suspended = false;
   #onLost: (() => void)[] = [];
 
   constructor(
@@ -309,20 +329,38 @@ class FakeSession implements NodeSession {
     this.#ttlMs = ttlMs;
     this.#deadlineMs = sentMs + ttlMs;
     this.#scheduleKeepAlive();
+    this.#scheduleDeadlineCheck();
+  }
+
+  /** Like etcd's session: once the local deadline passes unrenewed, the session is lost. */
+  #scheduleDeadlineCheck(): void {
+    const scheduler = this.#etcd.scheduler;
+    scheduler.at(Math.max(0, this.#deadlineMs - scheduler.monotonicNowMs()), () => {
+      if (this.#closed || this.#lost) return;
+      if (scheduler.monotonicNowMs() >= this.#deadlineMs) this.#lose();
+      else this.#scheduleDeadlineCheck();
+    });
   }
 
   deadlineMs(): number {
     return this.#deadlineMs;
   }
 
+  /** Stops this session's keepalives, as if its process froze (fault tests only). */
+  suspendKeepalives(): void {
+    this.#suspended = true;
+  }
+
   #scheduleKeepAlive(): void {
     this.#etcd.scheduler.at(Math.floor(this.#ttlMs / 3), () => {
-      if (this.#closed || this.#lost || this.#client.closed) return;
+      if (this.#closed || this.#lost || this.#client.closed || this.#suspended) return;
       const sentMs = this.#etcd.scheduler.monotonicNowMs();
       this.#client
         .rpc(() => this.#etcd.keepAlive(this.#leaseId))
         .then(
           (alive) => {
+            // A keepalive answered after the session was lost does not revive it.
+            if (this.#lost || this.#closed) return;
             if (alive) this.#deadlineMs = Math.max(this.#deadlineMs, sentMs + this.#ttlMs);
             else this.#lose();
           },
@@ -339,6 +377,9 @@ class FakeSession implements NodeSession {
   }
 
   publish(info: NodeInfo): Promise<void> {
+    if (this.#lost || this.#closed) {
+      return Promise.reject(new TxgridError(ErrorCode.UNAVAILABLE, "the session is lost"));
+    }
     return this.#client
       .rpc(() => this.#etcd.putNode(info, this.#leaseId))
       .then((ok) => {
@@ -351,7 +392,9 @@ class FakeSession implements NodeSession {
   }
 
   close(): Promise<void> {
+    // As the etcd session: no time is left at once, and closing is not a loss (no onLost).
     this.#closed = true;
+    this.#deadlineMs = Math.min(this.#deadlineMs, this.#etcd.scheduler.monotonicNowMs());
     return this.#client.rpc(() => this.#etcd.revoke(this.#leaseId));
   }
 }
