@@ -7,8 +7,7 @@ export interface Journal {
   readonly lsnLast: number;
   readonly lsnDurable: number;
   append(payload: Uint8Array): number;
-  /** `offload`: fdatasync on the thread pool instead of blocking the event loop. */
-  flush(sync: boolean, offload?: boolean): Promise<void>;
+  flush(sync: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -33,9 +32,8 @@ export class MemoryJournal implements Journal {
     return this.#lsnLast;
   }
 
-  flush(sync: boolean, offload?: boolean): Promise<void> {
+  flush(sync: boolean): Promise<void> {
     void sync;
-    void offload;
     return Promise.resolve();
   }
 

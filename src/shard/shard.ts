@@ -564,10 +564,7 @@ export class Shard {
     try {
       lsn = this.#journal.append(payload);
       this.#options.replication?.appended(lsn, payload);
-      // Under load, the fdatasync goes to the thread pool so that the requests arriving
-      // meanwhile are read and queued for the next batch; a lone command blocks (no hop).
-      const offload = commands.length > 1 || this.#queue.length > 0;
-      await this.#journal.flush(policy !== "lazy", offload);
+      await this.#journal.flush(policy !== "lazy");
     } catch (error) {
       this.#fail(error);
       return null;

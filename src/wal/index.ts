@@ -26,7 +26,7 @@ export interface Wal {
   /** Copies `payload` into the pending buffer; returns its lsn. LIMIT_EXCEEDED if too large. */
   append(payload: Uint8Array): number;
   /** Writes everything pending; with `sync`, one fdatasync. STORAGE on failure (fatal). */
-  flush(sync: boolean, offload?: boolean): Promise<void>;
+  flush(sync: boolean): Promise<void>;
   /** Flushes with sync (unless failed) and closes. */
   close(): Promise<void>;
   /** Deletes whole segments whose records are all <= lsn and durable; never the newest. */

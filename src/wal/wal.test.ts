@@ -123,19 +123,6 @@ test("appends made while a flush runs wait for the next flush", async () => {
   assert.deepEqual(reopened.payloads, [payloadFor(1), payloadFor(2)]);
 });
 
-test("an offloaded fdatasync (thread pool) gives the same durability, and appends made during it wait", async () => {
-  const storage = memory();
-  const { wal } = reopen(storage, dir);
-  wal.append(payloadFor(1));
-  wal.append(payloadFor(2));
-  const flushing = wal.flush(true, true);
-  assert.equal(wal.append(payloadFor(3)), 3);
-  await flushing;
-  assert.equal(wal.lsnDurable, 2);
-  storage.crash("lose");
-  assert.deepEqual(reopen(storage, dir).lsns, [1, 2]);
-});
-
 test("a record over WAL_RECORD_BYTES_MAX fails with LIMIT_EXCEEDED and changes nothing", async () => {
   const { wal } = reopen(memory(), dir);
   assert.throws(

@@ -5,13 +5,13 @@
 //
 // append is synchronous and cheap: the caller's payload view may be reused at once. flush
 // writes everything pending with one write call (more only when the batch crosses into a new
-// segment) and, when `sync`, one fdatasync. The write is a blocking call: on this project's
-// machines a round trip through the libuv thread pool costs 100-150 µs, far more than the
-// write itself (3 µs). The fdatasync blocks too unless the caller asks to `offload` it to the
-// thread pool: blocking is fastest for a lone request (no hop), while under load offloading
-// lets the event loop read and decode the next requests during the device's wait, so that
-// they are ready to form the next batch (docs/design/wal.md). Appends made while a flush runs
-// go to the other buffer and wait for the next flush. One flush at a time.
+// segment) and, when `sync`, one fdatasync. Both are blocking calls on the event loop: on
+// this project's machines a round trip through the libuv thread pool costs 100-150 µs, more
+// than the write itself (3 µs) and half an fdatasync, and measured with `txgrid bench` the
+// blocking form gave both lower latency and higher throughput (docs/design/wal.md). Requests
+// that arrive during the fdatasync wait in the socket buffers and form the next batch, so
+// group commit works the same. Appends made while a flush runs go to the other buffer and
+// wait for the next flush. One flush at a time.
 //
 // Guarantees:
 // - lsnDurable advances only after the fdatasync covering those records returned.
@@ -143,14 +143,14 @@ export class WalWriter {
   }
 
   /** Writes everything pending, then fdatasyncs if `sync`. One flush at a time. */
-  async flush(sync: boolean, offload = false): Promise<void> {
+  async flush(sync: boolean): Promise<void> {
     assert(!this.#closed, "flush after close");
     assert(!this.#flushing, "one flush at a time");
     this.#refuseIfFailed();
     this.#flushing = true;
     try {
       await this.#writePending();
-      if (sync) await this.#syncActive(offload);
+      if (sync) await this.#syncActive();
     } catch (error) {
       this.#failure = error;
       throw isTxgridError(error, ErrorCode.STORAGE)
@@ -184,15 +184,14 @@ export class WalWriter {
     }
   }
 
-  async #syncActive(offload = false): Promise<void> {
+  async #syncActive(): Promise<void> {
     const active = this.#active;
     if (active === null || !active.dirty) {
       assert(this.#lsnDurable === this.#lsnWritten, "nothing unsynced outside a dirty segment");
       return;
     }
     const lsnWritten = this.#lsnWritten;
-    if (offload) await active.file.datasync();
-    else active.file.datasyncSync();
+    active.file.datasyncSync();
     active.dirty = false;
     this.#lsnDurable = lsnWritten;
   }
