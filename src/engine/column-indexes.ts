@@ -133,6 +133,11 @@ export class HistoryIndex implements ColumnIndex {
     }
   }
 
+  /** The head of `target`'s list, read for prefetching only (0 for none). */
+  touch(target: number): number {
+    return this.#heads[target] ?? 0;
+  }
+
   /** The newest row referring to `target`, or -1. */
   newest(target: number): number {
     return (this.#heads[target] ?? 0) - 1;

@@ -18,7 +18,8 @@
 // every value is below 2^52 in magnitude; otherwise through the executor with bigints, from
 // operations that are module-level objects refilled for every transfer (the executor keeps
 // none of them, txn.ts, and every handler here runs to completion before the next starts).
-// Each id of a transfer is checked and hashed in one pass (validIdHash), once. A posted
+// Each id of a transfer is checked and hashed in one pass (validIdHash), once, ahead of its
+// turn by the engine's prefetch (transfer-path.ts). A posted
 // transfer's result reads its row only when asked for (StoredRowResult): the row never
 // changes, and the binary protocol never asks.
 import {
@@ -29,10 +30,9 @@ import {
 } from "../constants.ts";
 import { assert } from "../stdx/index.ts";
 import type { Command } from "./commands.ts";
-import { validIdHash } from "./key-index.ts";
 import { type CommandResult, ResultCode, StoredRowResult } from "./results.ts";
 import { type State, SystemTable, type TransferState } from "./state.ts";
-import { FALLBACK, runCompiledTransfer } from "./transfer-path.ts";
+import { FALLBACK, runCompiledTransfer, type TransferHashes } from "./transfer-path.ts";
 import type { Condition, Operation } from "./txn.ts";
 import { isInInt64Range, isValidId, type Row } from "./values.ts";
 
@@ -90,15 +90,20 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
   return { code: ResultCode.OK, row };
 }
 
-export function createTransfer(state: State, command: TransferCreate): CommandResult {
+/** `hashes`: validIdHash of the ids, computed ahead (TransferPrefetch). */
+export function createTransfer(
+  state: State,
+  command: TransferCreate,
+  hashes: TransferHashes,
+): CommandResult {
+  const idHash = hashes.id;
   // Invalid ids are never stored (recordFailure), so an invalid id needs no lookup.
-  const idHash = validIdHash(command.id);
   if (idHash >= 0) {
     const stored = storedTransferOutcome(state, command, idHash);
     if (stored !== undefined) return stored;
   }
-  const debitHash = validIdHash(command.debitId);
-  const creditHash = validIdHash(command.creditId);
+  const debitHash = hashes.debit;
+  const creditHash = hashes.credit;
   if (idHash < 0 || debitHash < 0 || creditHash < 0) {
     return recordFailure(state, command, ResultCode.ID_INVALID);
   }

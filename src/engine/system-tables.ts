@@ -305,6 +305,14 @@ export class AccountRecords {
     this.#floorPresentAt = accounts.column("floor").byteAt;
   }
 
+  /** The first word and the last byte of the record of `slot` (prefetching only). */
+  touch(slot: number): number {
+    const store = this.#store;
+    if (slot >= store.capacity) return 0;
+    const lastByte = store.bytes[(slot + 1) * store.strideBytes - 1] as number;
+    return (store.refs[slot * store.refStride] as number) + lastByte;
+  }
+
   /** Word index of the record of `slot`, for the readers and writers below. */
   baseOf(slot: number): number {
     return slot * this.#store.refStride;
