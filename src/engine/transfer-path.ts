@@ -142,27 +142,35 @@ export class TransferPrefetch {
     const { accounts, transfers, history, accountRecords } = this.#state;
     const hashes = this.#hashes;
     const entries = this.#entries;
-    const end = Math.min(from + PREFETCH_WINDOW_COMMANDS, commands.length);
+    const count = Math.min(PREFETCH_WINDOW_COMMANDS, commands.length - from);
     this.#commands = commands;
     this.#from = from;
-    let sink = 0;
-    for (let index = from; index < end; index++) {
-      const command = commands[index] as Command;
-      const at = index - from;
-      entries[at * 2] = 0;
-      entries[at * 2 + 1] = 0;
-      if (command.kind !== "transfer.create") continue;
-      const idHash = validIdHash(command.id);
-      const debitHash = validIdHash(command.debitId);
-      const creditHash = validIdHash(command.creditId);
+    // Three loops, so that the loads of the second and third follow one another closely: a
+    // hash between two loads would fill the processor's window and leave one miss in flight.
+    for (let at = 0; at < count; at++) {
+      const command = commands[from + at] as Command;
+      let idHash = -1;
+      let debitHash = -1;
+      let creditHash = -1;
+      if (command.kind === "transfer.create") {
+        idHash = validIdHash(command.id);
+        debitHash = validIdHash(command.debitId);
+        creditHash = validIdHash(command.creditId);
+      }
       hashes[at * 3] = idHash;
       hashes[at * 3 + 1] = debitHash;
       hashes[at * 3 + 2] = creditHash;
-      if (idHash >= 0) sink += transfers.firstEntry(idHash);
-      if (debitHash >= 0) entries[at * 2] = accounts.firstEntry(debitHash);
-      if (creditHash >= 0) entries[at * 2 + 1] = accounts.firstEntry(creditHash);
     }
-    for (let at = 0; at < (end - from) * 2; at++) {
+    let sink = 0;
+    for (let at = 0; at < count; at++) {
+      const idHash = hashes[at * 3] as number;
+      const debitHash = hashes[at * 3 + 1] as number;
+      const creditHash = hashes[at * 3 + 2] as number;
+      if (idHash >= 0) sink += transfers.firstEntry(idHash);
+      entries[at * 2] = debitHash >= 0 ? accounts.firstEntry(debitHash) : 0;
+      entries[at * 2 + 1] = creditHash >= 0 ? accounts.firstEntry(creditHash) : 0;
+    }
+    for (let at = 0; at < count * 2; at++) {
       const slot = (entries[at] as number) - 1;
       if (slot < 0) continue;
       sink += accounts.touchKey(slot) + accountRecords.touch(slot) + history.touch(slot);
