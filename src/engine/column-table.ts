@@ -21,7 +21,9 @@
 //   inherited Object.prototype members included), so conditions of users' transactions give
 //   the same answers as on object rows.
 // - Every column write is recorded in the UndoLog as (table, slot, column, previous value);
-//   an insert as (table, slot, INSERTED).
+//   an insert as (table, slot, INSERTED). The exception is appendHashed(), the insert of a
+//   schema's own record writer (the ledger's compiled transfer), which runs only once every
+//   check of its transaction has passed, so nothing can need rolling back.
 import { assert, type BytesWriter, ErrorCode, TxgridError } from "../stdx/index.ts";
 import {
   type Column,

@@ -8,6 +8,8 @@
 //
 // Storage: the ledger's tables are column tables (system-tables.ts, column-table.ts), users'
 // tables object tables (object-table.ts); one executor (txn.ts) runs transactions on both.
+// Transfers, the hottest command, run the same transaction compiled (transfer-path.ts), and
+// applyBatch reads ahead of them in windows of commands so that their cache misses overlap.
 // Rows returned by queries are fresh objects built from the stored columns (for users' tables,
 // the stored immutable objects), so none of them ever changes under its holder.
 import { LIST_PAGE_ROWS_MAX, ROW_COLUMNS_MAX, TXN_OPERATIONS_MAX } from "../constants.ts";

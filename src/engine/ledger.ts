@@ -19,9 +19,9 @@
 // operations that are module-level objects refilled for every transfer (the executor keeps
 // none of them, txn.ts, and every handler here runs to completion before the next starts).
 // Each id of a transfer is checked and hashed in one pass (validIdHash), once, ahead of its
-// turn by the engine's prefetch (transfer-path.ts). A posted
-// transfer's result reads its row only when asked for (StoredRowResult): the row never
-// changes, and the binary protocol never asks.
+// turn by the engine's prefetch (transfer-path.ts). A posted transfer's result reads its row
+// only when asked for (StoredRowResult): the row never changes, and the binary protocol never
+// asks. A retry (storedTransferOutcome) still reads the stored row to compare its fields.
 import {
   AMOUNT_MAX,
   NICKNAME_LENGTH_MAX,
