@@ -98,6 +98,7 @@ export class Engine {
           ? createTransfer(state, command, prefetch.hashesOf(commands, index))
           : this.#apply(command);
     }
+    prefetch.release();
     return results;
   }
 

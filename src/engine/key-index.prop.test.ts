@@ -144,3 +144,15 @@ test("findHashed and insertHashed agree with find and insert", () => {
     assert.equal(index.findHashed(id, hashKey(id)), slot);
   });
 });
+
+test("keys longer than an id come back whole", () => {
+  const index = new KeyIndex();
+  const long = Array.from({ length: 10_000 }, (_, n) => String.fromCharCode(n % 256)).join("");
+  index.insert("short");
+  index.insert(long);
+  assert.equal(index.keyAt(1), long);
+  assert.equal(index.find(copyOf(long)), 1);
+  index.removeNewest();
+  assert.equal(index.find(long), -1);
+  assert.equal(index.keyAt(0), "short");
+});

@@ -33,6 +33,7 @@ import { idCharacters } from "./values.ts";
 const pairsInitial = 16;
 const empty = 0;
 const bytesInitial = 256;
+const keyPieceLength = 4096;
 
 export class KeyIndex {
   /** The characters of every key, in slot order. */
@@ -66,8 +67,14 @@ export class KeyIndex {
     assert(slot >= 0 && slot < this.#size, "slot out of range");
     const start = this.#starts[slot] as number;
     const end = this.#starts[slot + 1] as number;
-    // Ids are short (ID_BYTES_MAX), well within what one apply may pass.
-    return String.fromCharCode.apply(null, this.#bytes.subarray(start, end) as unknown as number[]);
+    // Ids are short (ID_BYTES_MAX); a longer key (a snapshot may hold any) goes in pieces, as
+    // apply() passes every character as an argument on the stack.
+    let key = "";
+    for (let at = start; at < end; at += keyPieceLength) {
+      const piece = this.#bytes.subarray(at, Math.min(end, at + keyPieceLength));
+      key += String.fromCharCode.apply(null, piece as unknown as number[]);
+    }
+    return key;
   }
 
   /** The slot of `key`, or -1 when it is absent. */

@@ -10,6 +10,11 @@
 // so the transfers and accounts tables read rows, and transfers also write them, field by
 // field over offsets computed once. system-tables.test.ts checks each codec against the
 // generic loop on random rows, so they cannot drift apart.
+//
+// Records (AccountRecords, TransferRecords, at the end): the fields the ledger's compiled
+// transfer reads and writes, located once, as 32-bit words and numbers; the reference test
+// (engine.reference.prop.test.ts) checks that what they store reads back as the generic path's
+// rows, snapshots and digests.
 import { assert, must } from "../stdx/index.ts";
 import {
   type Column,

@@ -17,17 +17,17 @@
 // no bigint, no row object, and each id hashed once, by the caller (validIdHash).
 //
 // Exactness: the arithmetic is done on numbers only when every value involved is below 2^52
-// in magnitude, where sums are exact and no int64 can overflow. Otherwise run() answers
-// FALLBACK before writing anything, and the caller runs the transaction through the generic
-// executor with bigints (the checked path). engine.reference.prop.test.ts runs both paths
-// (balances near the int64 limits take the second) against the engine before this one.
+// in magnitude, where sums are exact and no int64 can overflow. Otherwise runCompiledTransfer
+// answers FALLBACK before writing anything, and the caller runs the transaction through the
+// generic executor with bigints (the checked path). engine.reference.prop.test.ts runs both
+// paths (values around 2^52 and near the int64 limits) against the engine before this one.
 //
 // Prefetching (TransferPrefetch): with a hundred thousand accounts and millions of transfers,
 // most of a transfer's time went to cache misses, one after the other: the id's bucket, each
 // account's bucket, key characters, record and history head. Before a window of commands
-// runs, one pass hashes the ids of its transfers and reads the first buckets, and a second
-// pass reads what those buckets point to; these loads do not depend on one another, so the
-// processor overlaps their misses, and the transactions that follow find the lines cached.
+// runs, one loop hashes the ids of its transfers, a second reads their first buckets and a
+// third what those buckets point to; the loads of one loop do not depend on one another, so
+// the processor overlaps their misses, and the transactions that follow find the lines cached.
 // The passes only read: they change nothing, so whatever they read (a bucket of another key,
 // an account created later in the window) can only make them less useful, never wrong.
 
@@ -176,6 +176,11 @@ export class TransferPrefetch {
       sink += accounts.touchKey(slot) + accountRecords.touch(slot) + history.touch(slot);
     }
     this.#sink += sink;
+  }
+
+  /** Forgets the commands of the last window (so that a finished batch is not kept alive). */
+  release(): void {
+    this.#commands = [];
   }
 
   /** The hashes of commands[index], a transfer.create of the window loaded last. */
