@@ -249,15 +249,30 @@ function withRetries(input: Batch[], picks: readonly number[]): Batch[] {
     const { command, at } = original;
     assert(command.kind === "transfer.create");
     const target = output[at + (pick % (output.length - at))] as Batch;
-    target.commands.push({
+    const retry = {
       ...command,
       id: fresh(command.id),
       debitId: fresh(command.debitId),
       creditId: fresh(command.creditId),
-    });
+    };
+    // Half of the retries are exact, the other half change one field.
+    const change = nearRetries[(pick >> 4) % (nearRetries.length * 2)];
+    target.commands.push(change === undefined ? retry : change(retry));
   }
   return output;
 }
+
+type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
+
+/** Retries with one field changed: conflicts (TRANSFER_EXISTS). */
+const nearRetries: readonly ((retry: TransferCreate) => TransferCreate)[] = [
+  (retry) => ({ ...retry, origin: retry.origin === "api" ? "timpe" : "api" }),
+  (retry) => ({ ...retry, timeoutMs: retry.timeoutMs === 400 ? 2000 : 400 }),
+  (retry) => ({ ...retry, amount: retry.amount + 1n }),
+  (retry) => ({ ...retry, pending: !retry.pending }),
+  (retry) => ({ ...retry, debitId: retry.creditId, creditId: retry.debitId }),
+  (retry) => ({ ...retry, creditId: "zz" }),
+];
 
 const batches = fc
   .tuple(

@@ -21,7 +21,7 @@
 // Each id of a transfer is checked and hashed in one pass (validIdHash), once, ahead of its
 // turn by the engine's prefetch (transfer-path.ts). A posted transfer's result reads its row
 // only when asked for (StoredRowResult): the row never changes, and the binary protocol never
-// asks. A retry (storedTransferOutcome) still reads the stored row to compare its fields.
+// asks. A retry of a stored transfer is compared on its record, without building its row.
 import {
   AMOUNT_MAX,
   NICKNAME_LENGTH_MAX,
@@ -99,7 +99,7 @@ export function createTransfer(
   const idHash = hashes.id;
   // Invalid ids are never stored (recordFailure), so an invalid id needs no lookup.
   if (idHash >= 0) {
-    const stored = storedTransferOutcome(state, command, idHash);
+    const stored = storedTransferOutcome(state, command, hashes);
     if (stored !== undefined) return stored;
   }
   const debitHash = hashes.debit;
@@ -281,16 +281,47 @@ function transferFailureCode(code: ResultCode, operationIndex: number): ResultCo
 function storedTransferOutcome(
   state: State,
   command: TransferCreate,
-  idHash: number,
+  hashes: TransferHashes,
 ): CommandResult | undefined {
-  let stored: Row;
-  const slot = state.transfers.findHashed(command.id, idHash);
-  if (slot >= 0) stored = state.transfers.rowAt(slot);
-  else {
-    const failed = state.failures.findHashed(command.id, idHash);
-    if (failed < 0) return undefined;
-    stored = state.failures.rowAt(failed);
+  const transfers = state.transfers;
+  const slot = transfers.findHashed(command.id, hashes.id);
+  if (slot >= 0) {
+    // Below 2^52 the number is the amount exactly; a timeout that is no safe integer takes
+    // the comparison below, where BigInt() refuses it as it always did.
+    const amountNumber = Number(command.amount);
+    if (Math.abs(amountNumber) < amountSmallLimit && Number.isSafeInteger(command.timeoutMs)) {
+      return retryOutcome(state, command, hashes, slot, amountNumber);
+    }
+    return storedOutcome(transfers.rowAt(slot), command);
   }
+  const failed = state.failures.findHashed(command.id, hashes.id);
+  return failed < 0 ? undefined : storedOutcome(state.failures.rowAt(failed), command);
+}
+
+/**
+ * storedOutcome for a stored transfer, compared on its record (no row built); the row is
+ * read at once only while the transfer is pending (it can still change), else when asked.
+ */
+function retryOutcome(
+  state: State,
+  command: TransferCreate,
+  hashes: TransferHashes,
+  slot: number,
+  amount: number,
+): CommandResult {
+  const { accounts, transfers, transferRecords } = state;
+  const debit = hashes.debit < 0 ? -1 : accounts.findHashed(command.debitId, hashes.debit);
+  const credit = hashes.credit < 0 ? -1 : accounts.findHashed(command.creditId, hashes.credit);
+  const { pending, timeoutMs, origin } = command;
+  const same = transferRecords.sameRequest(slot, debit, credit, amount, pending, timeoutMs, origin);
+  const code = same ? ResultCode.OK : ResultCode.TRANSFER_EXISTS;
+  if (!transferRecords.isOpen(slot)) return new StoredRowResult(code, same, transfers, slot);
+  const row = transfers.rowAt(slot);
+  return same ? { code, duplicate: true, row } : { code, row };
+}
+
+/** The outcome of a retry of the transfer or refusal `stored`. */
+function storedOutcome(stored: Row, command: TransferCreate): CommandResult {
   const same =
     stored.debit === command.debitId &&
     stored.credit === command.creditId &&

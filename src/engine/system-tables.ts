@@ -400,6 +400,41 @@ export class TransferRecords {
   }
 
   /**
+   * Whether the transfer at `slot` was asked for with these fields (a retry, ledger.ts): its
+   * accounts as slots (-1 for none), its amount and timeout as numbers below 2^52 in
+   * magnitude (a stored value beyond reads as NaN, which equals nothing).
+   */
+  sameRequest(
+    slot: number,
+    debit: number,
+    credit: number,
+    amount: number,
+    pending: boolean,
+    timeoutMs: number,
+    origin: string,
+  ): boolean {
+    const store = this.#store;
+    const words = store.refs;
+    const base = slot * store.refStride;
+    const bytes = store.bytes;
+    const byteBase = slot * store.strideBytes;
+    return (
+      words[base + this.#debitAt] === debit &&
+      words[base + this.#creditAt] === credit &&
+      smallIntegerAt(words, base + this.#amountAt) === amount &&
+      (bytes[byteBase + this.#pendingAt] === 1) === pending &&
+      smallIntegerAt(words, base + this.#timeoutAt) === timeoutMs &&
+      origins[bytes[byteBase + this.#originAt] as number] === origin
+    );
+  }
+
+  /** Whether the transfer at `slot` is still pending, so its row can still change. */
+  isOpen(slot: number): boolean {
+    const store = this.#store;
+    return store.bytes[slot * store.strideBytes + this.#stateAt] === pendingChoice;
+  }
+
+  /**
    * Writes the record of a new transfer at `slot` (its sequence): a pending one is open, with
    * a deadline when `timeoutMs` > 0; another is posted at `timestampMs`. Every value is an
    * integer-valued number below 2^63 in magnitude (the caller checked).
