@@ -7,11 +7,16 @@
 // every run and the median in µs per transfer, with the garbage collector's time during the
 // runs. Commands are encoded and decoded with the log's codec before timing, so their ids are
 // fresh strings as in a server (never the stored key strings themselves), and the cost of
-// building them is not counted. `--memory` measures instead the bytes per account (1,000,000
+// building them is not counted; by default each batch is decoded right before it is applied,
+// as in a server (the engine's allocations then meet the decoder's garbage in the young
+// generation), and with `--predecoded` a whole run is decoded and collected first, which
+// measures the engine alone. `--no-apply` decodes the timed commands without applying them:
+// under `valgrind --tool=cachegrind`, the difference of two instruction counts is then the
+// engine's instructions per transfer. `--memory` measures instead the bytes per account (1,000,000
 // accounts) and per stored transfer, after full garbage collections.
 //
 //   node dist/bench/engine-transfers.js [--accounts 100000] [--held 1000000]
-//        [--measure 200000] [--runs 5] [--batch 8190] [--hot 0|90] [--memory]
+//        [--measure 200000] [--runs 5] [--batch 8190] [--hot 0|90] [--predecoded] [--no-apply] [--memory]
 //
 // Guarantees: the workload is seeded (same commands on every run of the script); every timed
 // transfer must succeed (the accounts are funded so that none is refused), which the script
@@ -35,6 +40,9 @@ interface Options {
   batchCount: number;
   hotPercent: number;
   memory: boolean;
+  predecoded: boolean;
+  /** Calibration: decode the timed commands but do not apply them. */
+  noApply: boolean;
 }
 
 const balanceInitial = 1_000_000_000n;
@@ -48,6 +56,8 @@ function parseOptions(argv: readonly string[]): Options {
     batchCount: BATCH_COMMANDS_MAX,
     hotPercent: 0,
     memory: false,
+    predecoded: false,
+    noApply: false,
   };
   const numeric: Record<string, keyof Options> = {
     "--accounts": "accountCount",
@@ -59,8 +69,9 @@ function parseOptions(argv: readonly string[]): Options {
   };
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index] as string;
-    if (flag === "--memory") {
-      options.memory = true;
+    const flags = { "--memory": "memory", "--predecoded": "predecoded", "--no-apply": "noApply" };
+    if (flag in flags) {
+      options[flags[flag as keyof typeof flags] as "memory"] = true;
       continue;
     }
     const field = numeric[flag];
@@ -148,7 +159,22 @@ class Applier {
    * gcMs is every collection pause of the whole run, decoding included. Every command must
    * succeed.
    */
-  async run(count: number, batchCount: number, next: (count: number) => Command[]) {
+  async run(
+    count: number,
+    batchCount: number,
+    next: (count: number) => Command[],
+    predecoded = false,
+  ): Promise<Timing> {
+    if (predecoded) {
+      // The engine alone: every batch decoded first, then one full collection, so that the
+      // run meets no garbage but its own.
+      const batches: Command[][] = [];
+      for (let done = 0; done < count; done += batchCount) {
+        batches.push(next(Math.min(batchCount, count - done)));
+      }
+      collectGarbage();
+      return this.run(count, batchCount, () => batches.shift() ?? [], false);
+    }
     const timing: Timing = { seconds: 0, cpuSeconds: 0, gcMs: 0 };
     const observer = new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) timing.gcMs += entry.duration;
@@ -204,7 +230,12 @@ async function runSpeed(options: Options): Promise<void> {
   const runsCpuUs: number[] = [];
   const runsGcNs: number[] = [];
   for (let run = 0; run < options.runCount; run++) {
-    const timing = await applier.run(options.measureCount, options.batchCount, nextTransfers);
+    const timing = await applier.run(
+      options.measureCount,
+      options.batchCount,
+      options.noApply ? (count) => nextTransfers(count).slice(0, 0) : nextTransfers,
+      options.predecoded,
+    );
     runsUs.push((timing.seconds * 1e6) / options.measureCount);
     runsCpuUs.push((timing.cpuSeconds * 1e6) / options.measureCount);
     runsGcNs.push((timing.gcMs * 1e6) / options.measureCount);
@@ -213,7 +244,8 @@ async function runSpeed(options: Options): Promise<void> {
   const perHeld = (held.seconds * 1e6) / Math.max(1, options.heldCount);
   console.log(
     `engine-transfers: accounts ${options.accountCount}, hot ${options.hotPercent}%, ` +
-      `batch ${options.batchCount}, held ${options.heldCount} (applied at ${fixed(perHeld)} µs each)`,
+      `batch ${options.batchCount}, held ${options.heldCount} (applied at ${fixed(perHeld)} µs each)` +
+      (options.predecoded ? ", commands decoded before each run" : ""),
   );
   console.log(`  runs of ${options.measureCount}: ${runsUs.map((us) => fixed(us)).join(" ")} µs`);
   console.log(`  CPU per transfer: ${runsCpuUs.map((us) => fixed(us)).join(" ")} µs`);

@@ -10,12 +10,14 @@
 //                lists are exact because rows are never removed and refs never change.
 //                A row whose columns name the same target twice is listed once.
 import { assert, must } from "../stdx/index.ts";
-import type { Column } from "./column.ts";
+import type { Column, RecordStore } from "./column.ts";
 import { grownInt32 } from "./key-index.ts";
 import type { Value } from "./values.ts";
 
 /** What an index reads from the table it belongs to. */
 export interface ColumnReader {
+  /** The table's records (a history index reads its refs there directly). */
+  readonly store: RecordStore;
   column(name: string): Column;
   read(slot: number, column: Column): Value;
   refAt(slot: number, column: Column): number;
@@ -88,6 +90,8 @@ export class HistoryIndex implements ColumnIndex {
   readonly columns: readonly string[];
   #table: ColumnReader | null = null;
   #refs: readonly Column[] = [];
+  /** Per column, where its ref sits in a record, in 32-bit words. */
+  #refWords = new Int32Array(0);
   /** Per target slot: newest referring row + 1; 0 when none. */
   #heads = new Int32Array(0);
   /** Per column, per row: previous row of the same target + 1; 0 at the end. */
@@ -105,6 +109,7 @@ export class HistoryIndex implements ColumnIndex {
     assert(this.#table === null, "index attached twice");
     this.#table = table;
     this.#refs = this.columns.map((name) => table.column(name));
+    this.#refWords = Int32Array.from(this.#refs, (column) => column.wordAt);
   }
 
   add(slot: number): void {
@@ -131,6 +136,11 @@ export class HistoryIndex implements ColumnIndex {
       assert(this.#heads[target] === slot + 1, "newest row is not at the head of its list");
       this.#heads[target] = (this.#links[index] as Int32Array)[slot] as number;
     }
+  }
+
+  /** The head of `target`'s list, read for prefetching only (0 for none). */
+  touch(target: number): number {
+    return this.#heads[target] ?? 0;
   }
 
   /** The newest row referring to `target`, or -1. */
@@ -181,7 +191,9 @@ export class HistoryIndex implements ColumnIndex {
   #refAt(slot: number, index: number): number {
     const table = this.#table;
     assert(table !== null, "index not attached");
-    return table.refAt(slot, this.#refs[index] as Column);
+    // The ref column's value read in place (what table.refAt reads, without its checks).
+    const store = table.store;
+    return store.refs[slot * store.refStride + (this.#refWords[index] as number)] as number;
   }
 }
 

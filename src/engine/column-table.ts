@@ -21,7 +21,9 @@
 //   inherited Object.prototype members included), so conditions of users' transactions give
 //   the same answers as on object rows.
 // - Every column write is recorded in the UndoLog as (table, slot, column, previous value);
-//   an insert as (table, slot, INSERTED).
+//   an insert as (table, slot, INSERTED). The exception is appendHashed(), the insert of a
+//   schema's own record writer (the ledger's compiled transfer), which runs only once every
+//   check of its transaction has passed, so nothing can need rolling back.
 import { assert, type BytesWriter, ErrorCode, TxgridError } from "../stdx/index.ts";
 import {
   type Column,
@@ -110,6 +112,16 @@ export class ColumnTable implements Table {
     return this.#keys.findHashed(key, hash);
   }
 
+  /** KeyIndex.firstEntry, for prefetching. */
+  firstEntry(hash: number): number {
+    return this.#keys.firstEntry(hash);
+  }
+
+  /** KeyIndex.touchKey, for prefetching. */
+  touchKey(slot: number): number {
+    return this.#keys.touchKey(slot);
+  }
+
   /** The record store, for a schema's own record readers and writers (system-tables.ts). */
   get store(): RecordStore {
     return this.#store;
@@ -149,7 +161,7 @@ export class ColumnTable implements Table {
 
   /** `column` (from column()) of the row at `slot`. */
   read(slot: number, column: Column): Value {
-    return readValue(this.#store, column, slot, this.keyAt(slot));
+    return readValue(this.#store, column, slot, this.#keyFor(column, slot));
   }
 
   /** An INT or INT_OR_NULL `column` of the row at `slot`. */
@@ -208,10 +220,10 @@ export class ColumnTable implements Table {
   ): ResultCode {
     const store = this.#store;
     if (set !== undefined) {
-      const key = this.keyAt(slot);
       for (const name in set) {
         const index = this.#writableColumn(name);
         const column = this.#columns[index] as Column;
+        const key = this.#keyFor(column, slot);
         undo.push(this, slot, index, readValue(store, column, slot, key));
         const fits = writeValue(store, column, slot, set[name] ?? null, key);
         assert(fits, "value does not fit its column");
@@ -259,7 +271,13 @@ export class ColumnTable implements Table {
     assert(typeof previous !== "object" || previous === null, "undo entry of another table");
     const target = this.#columns[column];
     assert(target !== undefined, "undo of an unknown column");
-    const fits = writeValue(this.#store, target, slot, previous as Value, this.keyAt(slot));
+    const fits = writeValue(
+      this.#store,
+      target,
+      slot,
+      previous as Value,
+      this.#keyFor(target, slot),
+    );
     assert(fits, "undo restores its value");
   }
 
@@ -290,6 +308,7 @@ export class ColumnTable implements Table {
   }
 
   load(key: string, row: Row): void {
+    if (!KeyIndex.canHold(key)) throw corrupt(`${this.name} cannot hold the key ${key}`);
     if (this.find(key) >= 0) throw corrupt(`${this.name} holds ${key} twice`);
     const slot = this.#keys.insert(key);
     if (slot >= this.#store.capacity) this.#store.reserve(this.#store.capacity * 2);
@@ -303,6 +322,14 @@ export class ColumnTable implements Table {
     const write = this.#codec.write;
     if (write !== null) return write(this.#store, slot, key, values);
     return writeRow(this.#store, this.#columns, slot, key, values);
+  }
+
+  /**
+   * The key of the row at `slot` when `column` is the key column, else "": the key is built
+   * from its characters on every keyAt() (key-index.ts), and only the key column reads it.
+   */
+  #keyFor(column: Column, slot: number): string {
+    return column.kind === ColumnKind.KEY ? this.keyAt(slot) : "";
   }
 
   /** The position of column `name`, or -1. */

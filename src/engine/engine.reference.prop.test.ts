@@ -20,7 +20,7 @@ import type { Row, Value } from "./values.ts";
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.PROP_RUNS ?? 200);
 
-const accountIds = ["a0", "a1", "a2", "a3"];
+const accountIds = ["a0", "a1", "a2", "a3", "a4"];
 const accountId = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom(...accountIds) },
   { weight: 1, arbitrary: fc.constantFrom("", "bad id", "zz") },
@@ -34,15 +34,20 @@ const pendingId = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 4 }).map((n) => `p${n}`) },
   { weight: 1, arbitrary: transferId },
 );
+// Values around 2^52 too: below it the engine computes transfers with numbers, from it with
+// bigints (transfer-path.ts), and both must give what the reference gives.
+const small = 2n ** 52n;
 const amount = fc.oneof(
   { weight: 8, arbitrary: fc.bigInt({ min: 1n, max: 15n }) },
   { weight: 1, arbitrary: fc.constantFrom(0n, -5n, AMOUNT_MAX, AMOUNT_MAX - 3n, 2n ** 62n) },
+  { weight: 1, arbitrary: fc.constantFrom(small - 1n, small, small + 1n, small / 2n) },
 );
 const balance = fc.oneof(
   { weight: 8, arbitrary: fc.bigInt({ min: 0n, max: 40n }) },
   { weight: 1, arbitrary: fc.constantFrom(AMOUNT_MAX - 10n, -(2n ** 63n) + 10n, -100n) },
+  { weight: 1, arbitrary: fc.constantFrom(small - 3n, small, small + 2n, small * 2n - 1n) },
 );
-const floor = fc.constantFrom<bigint | null>(0n, 0n, null, -5n, 10n);
+const floor = fc.constantFrom<bigint | null>(0n, 0n, null, -5n, 10n, -small, -small - 1n);
 const nickname = fc.constantFrom<string | null>(null, null, null, "ann", "bob", "");
 
 const value: fc.Arbitrary<Value> = fc.oneof(
@@ -208,13 +213,65 @@ const prelude: Command[] = [
     (id, index): Command => ({
       kind: "account.create",
       id,
-      balance: [60n, 25n, 5n, 0n][index] as bigint,
-      floor: [0n, null, -5n, 0n][index] as bigint | null,
-      nickname: [null, "ann", null, "bob"][index] as string | null,
+      // a4 sits at the edge of exact number arithmetic (2^53 - 1): transfers to and from it
+      // cross between the compiled and the bigint path.
+      balance: [60n, 25n, 5n, 0n, 2n * small - 1n][index] as bigint,
+      floor: [0n, null, -5n, 0n, small - 100n][index] as bigint | null,
+      nickname: [null, "ann", null, "bob", null][index] as string | null,
     }),
   ),
   { kind: "table.create", name: "items", indexes: ["owner"] },
   { kind: "table.create", name: "books", indexes: [] },
+];
+
+type Batch = { advanceMs: number; commands: Command[] };
+
+/** An equal string in another object, as a decoder would return it. */
+function fresh(value: string): string {
+  return `${value} `.slice(0, -1);
+}
+
+/**
+ * Adds exact retries: per pick, a copy (fresh strings) of an earlier transfer.create at the
+ * end of its own batch or of a later one, so duplicates of successes, failures and pending
+ * transfers (also after their post, void or expiry) are common.
+ */
+function withRetries(input: Batch[], picks: readonly number[]): Batch[] {
+  const output = input.map((batch) => ({ ...batch, commands: [...batch.commands] }));
+  const originals = output.flatMap((batch, at) =>
+    batch.commands.flatMap((command) =>
+      command.kind === "transfer.create" ? [{ command, at }] : [],
+    ),
+  );
+  for (const pick of picks) {
+    const original = originals[pick % Math.max(1, originals.length)];
+    if (original === undefined) break;
+    const { command, at } = original;
+    assert(command.kind === "transfer.create");
+    const target = output[at + (pick % (output.length - at))] as Batch;
+    const retry = {
+      ...command,
+      id: fresh(command.id),
+      debitId: fresh(command.debitId),
+      creditId: fresh(command.creditId),
+    };
+    // Half of the retries are exact, the other half change one field.
+    const change = nearRetries[(pick >> 4) % (nearRetries.length * 2)];
+    target.commands.push(change === undefined ? retry : change(retry));
+  }
+  return output;
+}
+
+type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
+
+/** Retries with one field changed: conflicts (TRANSFER_EXISTS). */
+const nearRetries: readonly ((retry: TransferCreate) => TransferCreate)[] = [
+  (retry) => ({ ...retry, origin: retry.origin === "api" ? "timpe" : "api" }),
+  (retry) => ({ ...retry, timeoutMs: retry.timeoutMs === 400 ? 2000 : 400 }),
+  (retry) => ({ ...retry, amount: retry.amount + 1n }),
+  (retry) => ({ ...retry, pending: !retry.pending }),
+  (retry) => ({ ...retry, debitId: retry.creditId, creditId: retry.debitId }),
+  (retry) => ({ ...retry, creditId: "zz" }),
 ];
 
 const batches = fc
@@ -226,16 +283,22 @@ const batches = fc
     fc.array(
       record({
         advanceMs: fc.constantFrom(0, 1, 400, 2000),
-        commands: fc.array(command, { maxLength: 8 }),
+        // Now and then a batch longer than the engine's prefetch window (transfer-path.ts).
+        commands: fc.oneof(
+          { weight: 8, arbitrary: fc.array(command, { maxLength: 8 }) },
+          { weight: 1, arbitrary: fc.array(command, { minLength: 30, maxLength: 80 }) },
+        ),
       }),
       { maxLength: 20 },
     ),
+    fc.array(fc.nat(), { maxLength: 8 }),
   )
-  .map(([withPrelude, rest]) =>
-    withPrelude || rest.length === 0 ? [{ advanceMs: 0, commands: prelude }, ...rest] : rest,
+  .map(([withPrelude, rest, picks]) =>
+    withRetries(
+      withPrelude || rest.length === 0 ? [{ advanceMs: 0, commands: prelude }, ...rest] : rest,
+      picks,
+    ),
   );
-
-type Batch = { advanceMs: number; commands: Command[] };
 type AnyEngine = Engine | ReferenceEngine;
 
 /** Every value, with key order and bigints kept, as one string. */

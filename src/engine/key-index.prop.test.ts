@@ -13,11 +13,14 @@ import { isValidId } from "./values.ts";
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.PROP_RUNS ?? 300);
 
+/** Keys a KeyIndex holds: Latin-1 strings (KeyIndex.canHold). */
 const key = fc.oneof(
   fc.string({ unit: fc.constantFrom("a", "b", "1"), maxLength: 4 }),
-  fc.string({ maxLength: 12 }),
-  fc.string({ unit: "grapheme", maxLength: 3 }),
+  fc.string({ maxLength: 12 }).filter((value) => KeyIndex.canHold(value)),
+  fc.string({ unit: fc.integer({ min: 0, max: 0xff }).map((code) => String.fromCharCode(code)) }),
 );
+/** Any string, for the hash functions. */
+const anyString = fc.oneof(key, fc.string({ maxLength: 12 }), fc.string({ unit: "grapheme" }));
 
 type Step =
   | { readonly kind: "insert"; readonly key: string }
@@ -88,7 +91,7 @@ test("KeyIndex keeps every key through growth and rollbacks", () => {
 
 test("equal strings hash alike, whatever object holds them", () => {
   fc.assert(
-    fc.property(key, key, (left, right) => {
+    fc.property(anyString, anyString, (left, right) => {
       assert.equal(hashKey(copyOf(left)), hashKey(left));
       if (hashKey(left) !== hashKey(right)) assert.notEqual(left, right);
     }),
@@ -101,7 +104,7 @@ test("validIdHash is isValidId and hashKey in one pass", () => {
   const candidate = fc.oneof(
     fc.string({ unit: idCharacter, maxLength: 12 }),
     fc.string({ unit: idCharacter, minLength: ID_BYTES_MAX - 1, maxLength: ID_BYTES_MAX + 1 }),
-    key,
+    anyString,
   );
   fc.assert(
     fc.property(candidate, (id) => {
@@ -110,6 +113,18 @@ test("validIdHash is isValidId and hashKey in one pass", () => {
       else assert.equal(hash, hashKey(id) >>> 0);
     }),
     { seed, numRuns: 3000 },
+  );
+});
+
+test("canHold accepts exactly the strings of characters below 256", () => {
+  fc.assert(
+    fc.property(anyString, (value) => {
+      assert.equal(
+        KeyIndex.canHold(value),
+        [...value].every((c) => c.charCodeAt(0) <= 0xff),
+      );
+    }),
+    { seed, numRuns: 1000 },
   );
 });
 
@@ -128,4 +143,16 @@ test("findHashed and insertHashed agree with find and insert", () => {
     assert.equal(index.findHashed(id, validIdHash(id)), slot);
     assert.equal(index.findHashed(id, hashKey(id)), slot);
   });
+});
+
+test("keys longer than an id come back whole", () => {
+  const index = new KeyIndex();
+  const long = Array.from({ length: 10_000 }, (_, n) => String.fromCharCode(n % 256)).join("");
+  index.insert("short");
+  index.insert(long);
+  assert.equal(index.keyAt(1), long);
+  assert.equal(index.find(copyOf(long)), 1);
+  index.removeNewest();
+  assert.equal(index.find(long), -1);
+  assert.equal(index.keyAt(0), "short");
 });

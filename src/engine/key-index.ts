@@ -1,9 +1,15 @@
 // Primary keys to slots for the column tables: open addressing (linear probing) over one
-// Int32Array of (hash, slot + 1) pairs, the keys in a plain array by slot. Inserting a key
-// allocates no Map entry (a Map insert with string keys costs 300-900 ns on the target VM and
-// a big Map grows slowly); it writes one pair and pushes the key.
+// Int32Array of (hash, slot + 1) pairs, the keys' characters one byte each, key after key, in
+// one Uint8Array. Inserting a key allocates no Map entry (a Map insert with string keys costs
+// 300-900 ns on the target VM and a big Map grows slowly) and keeps no string: it writes one
+// pair and copies the characters. A table of a million transfers is then a few typed arrays
+// and no million strings for the garbage collector to copy, promote and mark (keeping the
+// command's id string cost a scavenge copy and a promotion per transfer); keyAt() builds the
+// string again when a row is read.
 //
 // Guarantees:
+// - Keys are strings of characters below 256 (Latin-1); canHold() tells. Column tables hold
+//   ids (ASCII) only; inserting another key is a programmer error (assert).
 // - Slots are dense and given in insertion order: the n-th key inserted has slot n.
 // - The only removal is of the newest key (the rollback of an insert). It needs no tombstone:
 //   no key inserted earlier can have probed across the newest key's bucket, because that
@@ -26,9 +32,15 @@ import { idCharacters } from "./values.ts";
 
 const pairsInitial = 16;
 const empty = 0;
+const bytesInitial = 256;
+const keyPieceLength = 4096;
 
 export class KeyIndex {
-  readonly #keys: string[] = [];
+  /** The characters of every key, in slot order. */
+  #bytes = new Uint8Array(bytesInitial);
+  /** Per slot, where its key starts in #bytes; at [size], where the next key will start. */
+  #starts = new Int32Array(pairsInitial);
+  #size = 0;
   /** Per bucket: [hash, slot + 1]; slot + 1 === 0 marks an empty bucket. */
   #pairs = new Int32Array(pairsInitial * 2);
   #recentKey0 = "";
@@ -38,13 +50,30 @@ export class KeyIndex {
   #absentKey = "";
   #absentBucket = -1;
 
-  get size(): number {
-    return this.#keys.length;
+  /** Whether `key` can be stored: every character below 256. */
+  static canHold(key: string): boolean {
+    for (let index = 0; index < key.length; index++) {
+      if (key.charCodeAt(index) > 0xff) return false;
+    }
+    return true;
   }
 
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The key at `slot`, as a new string. */
   keyAt(slot: number): string {
-    const key = this.#keys[slot];
-    assert(key !== undefined, "slot out of range");
+    assert(slot >= 0 && slot < this.#size, "slot out of range");
+    const start = this.#starts[slot] as number;
+    const end = this.#starts[slot + 1] as number;
+    // Ids are short (ID_BYTES_MAX); a longer key (a snapshot may hold any) goes in pieces, as
+    // apply() passes every character as an argument on the stack.
+    let key = "";
+    for (let at = start; at < end; at += keyPieceLength) {
+      const piece = this.#bytes.subarray(at, Math.min(end, at + keyPieceLength));
+      key += String.fromCharCode.apply(null, piece as unknown as number[]);
+    }
     return key;
   }
 
@@ -71,6 +100,21 @@ export class KeyIndex {
     return this.#probe(key, hash | 0);
   }
 
+  /**
+   * The entry of the first bucket of `hash`'s probe (slot + 1 of the key there, 0 when empty;
+   * not necessarily the key hashed). Prefetching only: reading it soon before a find() brings
+   * the bucket into the cache (transfer-path.ts); it changes nothing.
+   */
+  firstEntry(hash: number): number {
+    const pairs = this.#pairs;
+    return pairs[(hash & ((pairs.length >> 1) - 1)) * 2 + 1] as number;
+  }
+
+  /** The first character code of the key at `slot` (0 for none). Prefetching only. */
+  touchKey(slot: number): number {
+    return this.#bytes[this.#starts[slot] ?? 0] ?? 0;
+  }
+
   /** Adds `key`, which must be absent, at the next slot; returns that slot. */
   insert(key: string): number {
     return this.insertHashed(key, hashKey(key));
@@ -82,7 +126,7 @@ export class KeyIndex {
     if (key !== this.#absentKey || this.#absentBucket < 0) {
       assert(this.#probe(key, hash) === -1, "key inserted twice");
     }
-    const slot = this.#keys.length;
+    const slot = this.#size;
     let bucket = this.#absentBucket;
     this.#absentBucket = -1;
     if ((slot + 1) * 4 > this.#pairs.length) {
@@ -91,15 +135,16 @@ export class KeyIndex {
     }
     this.#pairs[bucket * 2] = hash;
     this.#pairs[bucket * 2 + 1] = slot + 1;
-    this.#keys.push(key);
+    this.#append(key);
     return slot;
   }
 
   /** Removes the newest key (the rollback of its insert). */
   removeNewest(): void {
-    const slot = this.#keys.length - 1;
-    const key = this.#keys.pop();
-    assert(key !== undefined, "removeNewest on an empty index");
+    assert(this.#size > 0, "removeNewest on an empty index");
+    const slot = this.#size - 1;
+    const key = this.keyAt(slot);
+    this.#size = slot;
     const pairs = this.#pairs;
     const mask = (pairs.length >> 1) - 1;
     let bucket = hashKey(key) & mask;
@@ -124,8 +169,37 @@ export class KeyIndex {
         this.#absentBucket = bucket;
         return -1;
       }
-      if (pairs[bucket * 2] === hash && this.#keys[entry - 1] === key) return entry - 1;
+      if (pairs[bucket * 2] === hash && this.#holds(entry - 1, key)) return entry - 1;
     }
+  }
+
+  /** Whether the key at `slot` is `key`. */
+  #holds(slot: number, key: string): boolean {
+    const start = this.#starts[slot] as number;
+    const length = key.length;
+    if ((this.#starts[slot + 1] as number) - start !== length) return false;
+    const bytes = this.#bytes;
+    for (let index = 0; index < length; index++) {
+      if (bytes[start + index] !== key.charCodeAt(index)) return false;
+    }
+    return true;
+  }
+
+  /** Stores the characters of the key of the next slot. */
+  #append(key: string): void {
+    const slot = this.#size;
+    const start = this.#starts[slot] as number;
+    const end = start + key.length;
+    if (end > this.#bytes.length) this.#bytes = grownUint8(this.#bytes, end);
+    if (slot + 2 > this.#starts.length) this.#starts = grownInt32(this.#starts, slot + 2);
+    const bytes = this.#bytes;
+    for (let index = 0; index < key.length; index++) {
+      const code = key.charCodeAt(index);
+      assert(code <= 0xff, "keys are Latin-1 (canHold)");
+      bytes[start + index] = code;
+    }
+    this.#starts[slot + 1] = end;
+    this.#size = slot + 1;
   }
 
   /** The first empty bucket of the probe sequence of `hash`. */
@@ -195,6 +269,14 @@ export function validIdHash(id: string): number {
     hash = Math.imul(hash ^ code, 0x01000193);
   }
   return finalMix(hash) >>> 0;
+}
+
+function grownUint8(array: Uint8Array, lengthMin: number): Uint8Array<ArrayBuffer> {
+  let length = Math.max(array.length * 2, 8);
+  while (length < lengthMin) length *= 2;
+  const grown = new Uint8Array(length);
+  grown.set(array);
+  return grown;
 }
 
 /** A copy of `array` with room for at least `lengthMin` elements (doubling). */

@@ -18,9 +18,10 @@
 // every value is below 2^52 in magnitude; otherwise through the executor with bigints, from
 // operations that are module-level objects refilled for every transfer (the executor keeps
 // none of them, txn.ts, and every handler here runs to completion before the next starts).
-// Each id of a transfer is checked and hashed in one pass (validIdHash), once. A posted
-// transfer's result reads its row only when asked for (StoredRowResult): the row never
-// changes, and the binary protocol never asks.
+// Each id of a transfer is checked and hashed in one pass (validIdHash), once, ahead of its
+// turn by the engine's prefetch (transfer-path.ts). A posted transfer's result reads its row
+// only when asked for (StoredRowResult): the row never changes, and the binary protocol never
+// asks. A retry of a stored transfer is compared on its record, without building its row.
 import {
   AMOUNT_MAX,
   NICKNAME_LENGTH_MAX,
@@ -29,10 +30,9 @@ import {
 } from "../constants.ts";
 import { assert } from "../stdx/index.ts";
 import type { Command } from "./commands.ts";
-import { validIdHash } from "./key-index.ts";
 import { type CommandResult, ResultCode, StoredRowResult } from "./results.ts";
 import { type State, SystemTable, type TransferState } from "./state.ts";
-import { FALLBACK, runCompiledTransfer } from "./transfer-path.ts";
+import { FALLBACK, runCompiledTransfer, type TransferHashes } from "./transfer-path.ts";
 import type { Condition, Operation } from "./txn.ts";
 import { isInInt64Range, isValidId, type Row } from "./values.ts";
 
@@ -90,15 +90,20 @@ export function createAccount(state: State, command: AccountCreate): CommandResu
   return { code: ResultCode.OK, row };
 }
 
-export function createTransfer(state: State, command: TransferCreate): CommandResult {
+/** `hashes`: validIdHash of the ids, computed ahead (TransferPrefetch). */
+export function createTransfer(
+  state: State,
+  command: TransferCreate,
+  hashes: TransferHashes,
+): CommandResult {
+  const idHash = hashes.id;
   // Invalid ids are never stored (recordFailure), so an invalid id needs no lookup.
-  const idHash = validIdHash(command.id);
   if (idHash >= 0) {
-    const stored = storedTransferOutcome(state, command, idHash);
+    const stored = storedTransferOutcome(state, command, hashes);
     if (stored !== undefined) return stored;
   }
-  const debitHash = validIdHash(command.debitId);
-  const creditHash = validIdHash(command.creditId);
+  const debitHash = hashes.debit;
+  const creditHash = hashes.credit;
   if (idHash < 0 || debitHash < 0 || creditHash < 0) {
     return recordFailure(state, command, ResultCode.ID_INVALID);
   }
@@ -276,16 +281,47 @@ function transferFailureCode(code: ResultCode, operationIndex: number): ResultCo
 function storedTransferOutcome(
   state: State,
   command: TransferCreate,
-  idHash: number,
+  hashes: TransferHashes,
 ): CommandResult | undefined {
-  let stored: Row;
-  const slot = state.transfers.findHashed(command.id, idHash);
-  if (slot >= 0) stored = state.transfers.rowAt(slot);
-  else {
-    const failed = state.failures.findHashed(command.id, idHash);
-    if (failed < 0) return undefined;
-    stored = state.failures.rowAt(failed);
+  const transfers = state.transfers;
+  const slot = transfers.findHashed(command.id, hashes.id);
+  if (slot >= 0) {
+    // Below 2^52 the number is the amount exactly; a timeout that is no safe integer takes
+    // the comparison below, where BigInt() refuses it as it always did.
+    const amountNumber = Number(command.amount);
+    if (Math.abs(amountNumber) < amountSmallLimit && Number.isSafeInteger(command.timeoutMs)) {
+      return retryOutcome(state, command, hashes, slot, amountNumber);
+    }
+    return storedOutcome(transfers.rowAt(slot), command);
   }
+  const failed = state.failures.findHashed(command.id, hashes.id);
+  return failed < 0 ? undefined : storedOutcome(state.failures.rowAt(failed), command);
+}
+
+/**
+ * storedOutcome for a stored transfer, compared on its record (no row built); the row is
+ * read at once only while the transfer is pending (it can still change), else when asked.
+ */
+function retryOutcome(
+  state: State,
+  command: TransferCreate,
+  hashes: TransferHashes,
+  slot: number,
+  amount: number,
+): CommandResult {
+  const { accounts, transfers, transferRecords } = state;
+  const debit = hashes.debit < 0 ? -1 : accounts.findHashed(command.debitId, hashes.debit);
+  const credit = hashes.credit < 0 ? -1 : accounts.findHashed(command.creditId, hashes.credit);
+  const { pending, timeoutMs, origin } = command;
+  const same = transferRecords.sameRequest(slot, debit, credit, amount, pending, timeoutMs, origin);
+  const code = same ? ResultCode.OK : ResultCode.TRANSFER_EXISTS;
+  if (!transferRecords.isOpen(slot)) return new StoredRowResult(code, same, transfers, slot);
+  const row = transfers.rowAt(slot);
+  return same ? { code, duplicate: true, row } : { code, row };
+}
+
+/** The outcome of a retry of the transfer or refusal `stored`. */
+function storedOutcome(stored: Row, command: TransferCreate): CommandResult {
   const same =
     stored.debit === command.debitId &&
     stored.credit === command.creditId &&

@@ -10,6 +10,11 @@
 // so the transfers and accounts tables read rows, and transfers also write them, field by
 // field over offsets computed once. system-tables.test.ts checks each codec against the
 // generic loop on random rows, so they cannot drift apart.
+//
+// Records (AccountRecords, TransferRecords, at the end): the fields the ledger's compiled
+// transfer reads and writes, located once, as 32-bit words and numbers; the reference test
+// (engine.reference.prop.test.ts) checks that what they store reads back as the generic path's
+// rows, snapshots and digests.
 import { assert, must } from "../stdx/index.ts";
 import {
   type Column,
@@ -305,6 +310,14 @@ export class AccountRecords {
     this.#floorPresentAt = accounts.column("floor").byteAt;
   }
 
+  /** The first word and the last byte of the record of `slot` (prefetching only). */
+  touch(slot: number): number {
+    const store = this.#store;
+    if (slot >= store.capacity) return 0;
+    const lastByte = store.bytes[(slot + 1) * store.strideBytes - 1] as number;
+    return (store.refs[slot * store.refStride] as number) + lastByte;
+  }
+
   /** Word index of the record of `slot`, for the readers and writers below. */
   baseOf(slot: number): number {
     return slot * this.#store.refStride;
@@ -384,6 +397,41 @@ export class TransferRecords {
     this.#stateAt = column("state").byteAt;
     this.#resolvedPresentAt = column("resolvedAtMs").byteAt;
     this.#expiresPresentAt = column("expiresAtMs").byteAt;
+  }
+
+  /**
+   * Whether the transfer at `slot` was asked for with these fields (a retry, ledger.ts): its
+   * accounts as slots (-1 for none), its amount and timeout as numbers below 2^52 in
+   * magnitude (a stored value beyond reads as NaN, which equals nothing).
+   */
+  sameRequest(
+    slot: number,
+    debit: number,
+    credit: number,
+    amount: number,
+    pending: boolean,
+    timeoutMs: number,
+    origin: string,
+  ): boolean {
+    const store = this.#store;
+    const words = store.refs;
+    const base = slot * store.refStride;
+    const bytes = store.bytes;
+    const byteBase = slot * store.strideBytes;
+    return (
+      words[base + this.#debitAt] === debit &&
+      words[base + this.#creditAt] === credit &&
+      smallIntegerAt(words, base + this.#amountAt) === amount &&
+      (bytes[byteBase + this.#pendingAt] === 1) === pending &&
+      smallIntegerAt(words, base + this.#timeoutAt) === timeoutMs &&
+      origins[bytes[byteBase + this.#originAt] as number] === origin
+    );
+  }
+
+  /** Whether the transfer at `slot` is still pending, so its row can still change. */
+  isOpen(slot: number): boolean {
+    const store = this.#store;
+    return store.bytes[slot * store.strideBytes + this.#stateAt] === pendingChoice;
   }
 
   /**
