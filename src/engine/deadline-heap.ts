@@ -4,56 +4,18 @@
 // push and pop are O(log n); entries of transfers resolved before their deadline stay in the
 // heap and are skipped when popped (lazy deletion), which keeps post and void O(1).
 
+import { MinHeap } from "../stdx/index.ts";
+
 export interface Deadline {
   readonly deadlineMs: number;
   /** The transfer's slot in the transfers table (equal to its sequence). */
   readonly slot: number;
 }
 
-export class DeadlineHeap {
-  readonly #items: Deadline[] = [];
-
-  get size(): number {
-    return this.#items.length;
-  }
-
-  peek(): Deadline | undefined {
-    return this.#items[0];
-  }
-
-  push(item: Deadline): void {
-    const items = this.#items;
-    items.push(item);
-    let index = items.length - 1;
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (!isBefore(item, items[parent] as Deadline)) break;
-      items[index] = items[parent] as Deadline;
-      index = parent;
-    }
-    items[index] = item;
-  }
-
-  pop(): Deadline | undefined {
-    const items = this.#items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    let index = 0;
-    for (;;) {
-      const left = index * 2 + 1;
-      if (left >= items.length) break;
-      const right = left + 1;
-      const child =
-        right < items.length && isBefore(items[right] as Deadline, items[left] as Deadline)
-          ? right
-          : left;
-      if (!isBefore(items[child] as Deadline, last)) break;
-      items[index] = items[child] as Deadline;
-      index = child;
-    }
-    items[index] = last;
-    return top;
+/** The heap of pending deadlines, earliest first (ties: lower slot first). */
+export class DeadlineHeap extends MinHeap<Deadline> {
+  constructor() {
+    super(isBefore);
   }
 }
 

@@ -7,61 +7,13 @@
 // shard's executor, MemoryStorage's promises) finishes what the event started, in a fixed
 // order. A node's timers belong to its current life: crash() ends it and every timer and
 // callback of that life is dropped.
-import { assert, type Clock, type Timers } from "../stdx/index.ts";
+import { assert, type Clock, MinHeap, type Timers } from "../stdx/index.ts";
 
 interface SimEvent {
   readonly atMs: number;
   readonly sequence: number;
   readonly run: () => void;
   cancelled: boolean;
-}
-
-/** A binary min-heap on (atMs, sequence). */
-class EventHeap {
-  readonly #items: SimEvent[] = [];
-
-  get size(): number {
-    return this.#items.length;
-  }
-
-  peek(): SimEvent | undefined {
-    return this.#items[0];
-  }
-
-  push(event: SimEvent): void {
-    const items = this.#items;
-    items.push(event);
-    let index = items.length - 1;
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (!before(event, items[parent] as SimEvent)) break;
-      items[index] = items[parent] as SimEvent;
-      index = parent;
-    }
-    items[index] = event;
-  }
-
-  pop(): SimEvent | undefined {
-    const items = this.#items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    let index = 0;
-    for (;;) {
-      const left = index * 2 + 1;
-      if (left >= items.length) break;
-      const right = left + 1;
-      const child =
-        right < items.length && before(items[right] as SimEvent, items[left] as SimEvent)
-          ? right
-          : left;
-      if (!before(items[child] as SimEvent, last)) break;
-      items[index] = items[child] as SimEvent;
-      index = child;
-    }
-    items[index] = last;
-    return top;
-  }
 }
 
 function before(a: SimEvent, b: SimEvent): boolean {
@@ -71,7 +23,7 @@ function before(a: SimEvent, b: SimEvent): boolean {
 const wallEpochMs = 1_700_000_000_000;
 
 export class Scheduler implements Clock {
-  readonly #heap = new EventHeap();
+  readonly #heap = new MinHeap<SimEvent>(before);
   #nowMs = 0;
   #sequence = 0;
   #eventCount = 0;

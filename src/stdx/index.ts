@@ -6,4 +6,5 @@ export { checksum, digestHex } from "./checksum.ts";
 export { type Clock, ManualClock, type Timers } from "./clock.ts";
 export { ErrorCode, isTxgridError, TxgridError } from "./errors.ts";
 export { hasIdCharactersOnly, ID_CHARACTER } from "./id-alphabet.ts";
+export { MinHeap } from "./min-heap.ts";
 export { Prng } from "./prng.ts";
