@@ -27,3 +27,9 @@ export {
   VACANT_PRIMARY_ID,
 } from "./roles.ts";
 export { readEpochMarks, ShardLog, writeEpochMarks } from "./shard-log.ts";
+export {
+  isReplicationStream,
+  type TcpNetworkOptions,
+  type TcpNetworkStats,
+  TcpReplicaNetwork,
+} from "./tcp-network.ts";

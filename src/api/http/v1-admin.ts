@@ -1,6 +1,7 @@
 // /v1 operations: the node's status (shard executor and engine counters, durability setting)
 // and a full check of the engine's invariants with the money totals as decimal strings.
-// Both read the applied state only; /v1/verify walks every account, so it is not a hot route.
+// Both read the applied state only; /v1/verify walks every account and hashes the state (the
+// digest replicas compare), so it is not a hot route.
 import { Type } from "typebox";
 import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
@@ -41,6 +42,9 @@ const VerifyView = Type.Object({
   pendingSum: Type.String(),
   accountCount: Type.Integer(),
   transferCount: Type.Integer(),
+  /** Applied log position and the SHA-256 of the state there: replicas at one lsn agree. */
+  lsn: Type.Integer(),
+  digest: Type.String(),
 });
 
 export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
@@ -89,6 +93,8 @@ export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
         pendingSum: totals.pendingSum.toString(),
         accountCount: stats.accountCount,
         transferCount: stats.transferCount,
+        lsn: stats.lsn,
+        digest: engine.digest(),
       };
       return { status: "success" as const, data };
     },
