@@ -101,6 +101,12 @@ export const RECONNECT_DELAY_MS_MAX = 2_000;
 export const CLIENT_PRIMARY_RETRIES_MAX = 40;
 /** Most addresses one client is given or learns (the replicas of a shard). */
 export const CLIENT_ADDRESSES_MAX = 16;
+/** A client given several replicas drops a connection that answered nothing for this long
+ * while requests were in flight (a paused or cut-off primary: the kernel still accepts), and
+ * resends its retry-safe requests to the next replica. */
+export const CLIENT_SILENCE_MS_MAX = 1_500;
+/** For this long after such a drop, a NOT_PRIMARY naming that replica is not followed. */
+export const CLIENT_SUSPECT_MS = 5_000;
 
 // ---- `txgrid bench --peers`: PostgreSQL and Redis side by side (src/bench/peers) ----
 

@@ -29,9 +29,17 @@
 // moves: to the named primary at once, else to the next address after the reconnect delay;
 // at most CLIENT_PRIMARY_RETRIES_MAX times per frame (then the error reaches the call).
 // Resending is safe because the server dedupes creations by id and returns the first
-// outcome. A connection that cannot be opened moves on to the next address.
+// outcome. A connection that cannot be opened moves on to the next address, and so does one
+// that answered nothing for CLIENT_SILENCE_MS_MAX while requests were in flight (a paused
+// primary: the kernel still accepts its connections); for CLIENT_SUSPECT_MS that address is
+// not followed when a replica names it.
 import { connect as netConnect, type Socket } from "node:net";
-import { CLIENT_ADDRESSES_MAX, CLIENT_PRIMARY_RETRIES_MAX } from "../constants.ts";
+import {
+  CLIENT_ADDRESSES_MAX,
+  CLIENT_PRIMARY_RETRIES_MAX,
+  CLIENT_SILENCE_MS_MAX,
+  CLIENT_SUSPECT_MS,
+} from "../constants.ts";
 import {
   decodeReply,
   type ErrorReply,
@@ -135,6 +143,11 @@ export class TcpTransport implements Transport {
   #onSocketGone: (() => void) | null = null;
   /** The connection is being dropped to follow the primary: #onClose must not rotate. */
   #moving = false;
+  /** When the current connection last received bytes (or last had nothing in flight). */
+  #heardMs = 0;
+  #silenceTimer: NodeJS.Timeout | null = null;
+  /** Until when an address (by index) is suspected of being paused, not followed. */
+  readonly #suspectUntilMs = new Map<number, number>();
   #framesSent = 0;
   #framesReceived = 0;
   #reconnects = 0;
@@ -146,6 +159,26 @@ export class TcpTransport implements Transport {
     this.#options = options;
     this.#addresses = [...options.addresses];
     this.#dial();
+    if (this.#addresses.length > 1) {
+      this.#silenceTimer = setInterval(() => this.#checkSilence(), CLIENT_SILENCE_MS_MAX / 4);
+      this.#silenceTimer.unref();
+    }
+  }
+
+  #checkSilence(): void {
+    const socket = this.#socket;
+    const nowMs = performance.now();
+    if (socket === null || !this.#open || this.#inflight.size === 0 || this.#moving) {
+      this.#heardMs = nowMs;
+      return;
+    }
+    if (nowMs - this.#heardMs < CLIENT_SILENCE_MS_MAX) return;
+    this.#suspectUntilMs.set(this.#current, nowMs + CLIENT_SUSPECT_MS);
+    this.#lastFailure = new TxgridError(
+      ErrorCode.TIMEOUT,
+      `${this.url} answered nothing for ${CLIENT_SILENCE_MS_MAX} ms`,
+    );
+    socket.destroy(); // #onClose resends the retry-safe frames to the next address
   }
 
   get url(): string {
@@ -204,6 +237,7 @@ export class TcpTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#silenceTimer !== null) clearInterval(this.#silenceTimer);
     if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
     const socket = this.#socket;
@@ -239,6 +273,7 @@ export class TcpTransport implements Transport {
     socket.on("connect", () => {
       clearTimeout(timer);
       this.#open = true;
+      this.#heardMs = performance.now();
       this.#pump();
     });
     socket.on("data", (chunk: Buffer) => this.#onData(socket, chunk));
@@ -304,6 +339,7 @@ export class TcpTransport implements Transport {
 
   #onData(socket: Socket, chunk: Buffer): void {
     if (socket !== this.#socket) return;
+    this.#heardMs = performance.now();
     this.#decoder.push(chunk);
     for (;;) {
       let frame: Frame | null;
@@ -372,17 +408,33 @@ export class TcpTransport implements Transport {
     this.#moving = true;
     const named = reply.code === ErrorCode.NOT_PRIMARY ? primaryAddressOf(reply.message) : null;
     const here = this.#addresses[this.#current] as TcpAddress;
-    if (named !== null && !(named.host === here.host && named.port === here.port)) {
-      this.#current = this.#learn(named);
+    const namedIndex =
+      named === null || (named.host === here.host && named.port === here.port)
+        ? -1
+        : this.#learn(named);
+    const suspect = (this.#suspectUntilMs.get(namedIndex) ?? 0) > performance.now();
+    if (namedIndex >= 0 && !suspect) {
+      this.#current = namedIndex;
       this.#dialNow = true;
     } else {
-      this.#current = (this.#current + 1) % this.#addresses.length;
+      this.#current = this.#nextAddress();
     }
     // Replies to the other frames in flight come first; the socket goes at the next turn.
     setImmediate(() => {
       if (this.#socket === socket) socket.destroy();
     });
     return true;
+  }
+
+  /** The next address after the current one that is not suspected of being paused. */
+  #nextAddress(): number {
+    const count = this.#addresses.length;
+    const nowMs = performance.now();
+    for (let step = 1; step <= count; step++) {
+      const index = (this.#current + step) % count;
+      if ((this.#suspectUntilMs.get(index) ?? 0) <= nowMs) return index;
+    }
+    return (this.#current + 1) % count;
   }
 
   /** Index of `address` in the known addresses, adding it when new (bounded). */
@@ -434,7 +486,7 @@ export class TcpTransport implements Transport {
     if (!moved && this.#addresses.length > 1) {
       // This replica cannot be reached (or went away): the next one may be the primary.
       if (!this.#established) this.#initialFailures++;
-      this.#current = (this.#current + 1) % this.#addresses.length;
+      this.#current = this.#nextAddress();
     } else if (!this.#established) {
       this.#initialFailures++;
     }

@@ -128,6 +128,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
   }
   const app = buildHttpApp(shard, {
     logger: false,
+    replication: replicationSetting,
     onRequestDone: (route, method, statusCode, durationSeconds) =>
       metrics.observeHttpRequest(route, method, statusCode, durationSeconds),
     metrics: { contentType: METRICS_CONTENT_TYPE, render: () => metrics.render() },

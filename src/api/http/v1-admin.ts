@@ -47,7 +47,8 @@ const VerifyView = Type.Object({
   digest: Type.String(),
 });
 
-export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
+/** `replication`: the node's setting ("none" alone, "received" or "durable" as a replica). */
+export function registerAdminRoutes(app: HttpApp, shard: Shard, replication: string): void {
   const engine = shard.engine;
   app.get(
     "/v1/status",
@@ -59,6 +60,7 @@ export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
           200: success(
             Type.Object({
               fsyncPolicy: Type.String(),
+              replication: Type.String(),
               shard: ShardStatusView,
               engine: EngineStatsView,
             }),
@@ -68,7 +70,12 @@ export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
     },
     () => ({
       status: "success" as const,
-      data: { fsyncPolicy: shard.fsyncPolicy, shard: shard.status(), engine: engine.stats() },
+      data: {
+        fsyncPolicy: shard.fsyncPolicy,
+        replication,
+        shard: shard.status(),
+        engine: engine.stats(),
+      },
     }),
   );
   app.get(
