@@ -379,8 +379,10 @@ export class TcpTransport implements Transport {
     this.#inflight.delete(frame.requestId);
     this.#inflightBytes -= must(answered.bytes, "a sent frame is encoded").length;
     this.#established = true;
-    this.#reconnectAttempts = 0;
+    // A replica that sends us elsewhere is no sign of health: the backoff goes on growing, so
+    // a frame bouncing between standbys during a failover does not use up its retries.
     if (reply.kind === MessageKind.ERROR && this.#followsPrimary(answered, reply)) return true;
+    this.#reconnectAttempts = 0;
     if (reply.kind === MessageKind.ERROR && reply.code === ErrorCode.SHUTTING_DOWN) {
       // Not executed: worth sending again once connected to a server that is not closing.
       this.#parked.push(answered);
@@ -472,6 +474,7 @@ export class TcpTransport implements Transport {
   #onClose(socket: Socket): void {
     if (socket !== this.#socket) return;
     const moved = this.#moving;
+    const wasOpen = this.#open;
     this.#moving = false;
     this.#socket = null;
     this.#open = false;
@@ -486,6 +489,9 @@ export class TcpTransport implements Transport {
     if (!moved && this.#addresses.length > 1) {
       // This replica cannot be reached (or went away): the next one may be the primary.
       if (!this.#established) this.#initialFailures++;
+      // A replica that refuses connections (killed) is not followed for a while either: the
+      // others keep naming it until their leases tell them it is gone.
+      if (!wasOpen) this.#suspectUntilMs.set(this.#current, performance.now() + CLIENT_SUSPECT_MS);
       this.#current = this.#nextAddress();
     } else if (!this.#established) {
       this.#initialFailures++;

@@ -88,6 +88,9 @@ export function encodeNodeInfo(info: NodeInfo): string {
   return checkSize(JSON.stringify(value));
 }
 
+/** The primary id of a vacant epoch (no primary until a replica claims the next one). */
+const VACANT_PRIMARY = "";
+
 /** Checks the next role of `shardId` and returns its JSON form. */
 export function encodeRoleValue(shardId: number, next: ShardRoleValue): string {
   checkShardId(shardId);
@@ -107,7 +110,9 @@ export function encodeRoleValue(shardId: number, next: ShardRoleValue): string {
   if (new Set(next.replicaIds).size !== next.replicaIds.length) {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "replica ids must be distinct");
   }
-  if (!next.replicaIds.includes(checkNodeId(next.primaryId))) {
+  // "" is a vacant epoch: a primary that lost its lease gave the epoch up (replication's
+  // roles.ts) and the replicas choose a successor; otherwise the primary is a replica.
+  if (next.primaryId !== VACANT_PRIMARY && !next.replicaIds.includes(checkNodeId(next.primaryId))) {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "the primary must be one of the replicas");
   }
   const value: ShardRoleValue = {

@@ -15,6 +15,7 @@ import type {
   ShardRole,
   ShardRoleValue,
 } from "../coord/index.ts";
+import { encodeRoleValue } from "../coord/index.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import type { Scheduler } from "./scheduler.ts";
 
@@ -235,6 +236,13 @@ export class FakeCoordinatorClient implements Coordinator {
     expectedRevision: number,
     next: ShardRoleValue,
   ): Promise<ShardRole | null> {
+    // The same record checks as EtcdCoordinator: a value etcd's implementation would refuse
+    // must fail here too, or the simulator hides it.
+    try {
+      encodeRoleValue(shardId, next);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#rpc(() => this.#etcd.casRole(shardId, expectedRevision, next));
   }
 

@@ -39,6 +39,9 @@ const balanceInitial = 1_000_000_000n;
 const workers = 8;
 const callTimeoutMs = 15_000;
 const transfersMax = 1_000_000;
+/** Transfers per second over all workers: enough to catch a loss, light enough for 2 cores
+ * shared with 3 nodes and etcd (reliability.md 3.8 suggests a few hundred per second). */
+const loadRatePerSecond = 1_500;
 
 export interface Ack {
   readonly id: string;
@@ -56,6 +59,8 @@ export class FailoverCluster {
   readonly acks: Ack[] = [];
   /** Calls that failed: their outcome is unknown (they may or may not have applied). */
   unknown = 0;
+  /** Why calls failed: error code -> count (for the report). */
+  readonly unknownReasons = new Map<string, number>();
   refused = 0;
   #loading = false;
   #workers: Promise<void>[] = [];
@@ -139,7 +144,13 @@ export class FailoverCluster {
 
   async #work(worker: number): Promise<void> {
     let n = 0;
+    const intervalMs = (1000 * workers) / loadRatePerSecond;
+    let dueMs = performance.now();
     while (this.#loading && this.#sequence < transfersMax) {
+      dueMs += intervalMs;
+      const aheadMs = dueMs - performance.now();
+      if (aheadMs > 0) await sleep(aheadMs);
+      else if (aheadMs < -1_000) dueMs = performance.now(); // no catching up after a stall
       this.#sequence++;
       n++;
       const id = `w${worker}-${n}-${this.#sequence}`;
@@ -155,8 +166,10 @@ export class FailoverCluster {
         });
         if (outcome.code === 0) this.acks.push({ id, startMs, endMs: performance.now() });
         else this.refused++;
-      } catch {
+      } catch (error) {
         this.unknown++;
+        const code = (error as { code?: string }).code ?? "other";
+        this.unknownReasons.set(code, (this.unknownReasons.get(code) ?? 0) + 1);
         await sleep(10);
       }
     }
@@ -208,7 +221,10 @@ export class FailoverCluster {
     for (;;) {
       const ack = this.acks.find((candidate) => candidate.startMs > faultMs);
       if (ack !== undefined) return ack.endMs - faultMs;
-      if (performance.now() - start > timeoutMs) throw new Error("writes did not resume");
+      if (performance.now() - start > timeoutMs) {
+        const stopped = this.#sequence >= transfersMax ? " (the load reached transfersMax)" : "";
+        throw new Error(`writes did not resume within ${timeoutMs} ms${stopped}`);
+      }
       await sleep(10);
     }
   }
@@ -254,6 +270,7 @@ export class FailoverCluster {
       acknowledged: this.acks.length,
       lost,
       unknown: this.unknown,
+      unknownReasons: Object.fromEntries(this.unknownReasons),
       refused: this.refused,
       lsn: views[0]?.lsn ?? 0,
       digest: views[0]?.digest ?? "",
@@ -286,6 +303,7 @@ export interface CheckReport {
   readonly acknowledged: number;
   readonly lost: number;
   readonly unknown: number;
+  readonly unknownReasons: Readonly<Record<string, number>>;
   readonly refused: number;
   readonly lsn: number;
   readonly digest: string;

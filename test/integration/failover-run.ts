@@ -68,7 +68,8 @@ try {
   const sorted = [...failoverMs].sort((a, b) => a - b);
   process.stdout.write(
     `acknowledged ${report.acknowledged}, lost ${report.lost}, unknown outcome ${report.unknown} ` +
-      `(${report.transferCount - report.acknowledged} of them applied), refused ${report.refused}\n` +
+      `(${report.transferCount - report.acknowledged} of them applied; ` +
+      `${JSON.stringify(report.unknownReasons)}), refused ${report.refused}\n` +
       `failover (kill -> first write acknowledged by the new primary): median ` +
       `${median(failoverMs).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms, ` +
       `min ${(sorted[0] ?? 0).toFixed(0)} ms over ${failoverMs.length} kills\n` +
