@@ -98,15 +98,19 @@ export const RECONNECT_DELAY_MS_MAX = 2_000;
 /** Times one request is sent again after a replica answered NOT_PRIMARY or UNAVAILABLE (a
  * failover under way); after that the call fails with that error. Only retry-safe requests
  * (creations carry ids, lookups read) are resent. */
-export const CLIENT_PRIMARY_RETRIES_MAX = 40;
+export const CLIENT_PRIMARY_RETRIES_MAX = 64;
+/** Longest wait between two connection attempts of a client given several replicas: with
+ * CLIENT_PRIMARY_RETRIES_MAX it covers several lease TTLs of failover. */
+export const CLIENT_FAILOVER_DELAY_MS_MAX = 200;
 /** Most addresses one client is given or learns (the replicas of a shard). */
 export const CLIENT_ADDRESSES_MAX = 16;
 /** A client given several replicas drops a connection that answered nothing for this long
  * while requests were in flight (a paused or cut-off primary: the kernel still accepts), and
  * resends its retry-safe requests to the next replica. */
-export const CLIENT_SILENCE_MS_MAX = 1_500;
-/** For this long after such a drop, a NOT_PRIMARY naming that replica is not followed. */
-export const CLIENT_SUSPECT_MS = 5_000;
+export const CLIENT_SILENCE_MS_MAX = 3_000;
+/** For this long after such a drop (or a refused connection), a NOT_PRIMARY naming that
+ * replica is not followed. */
+export const CLIENT_SUSPECT_MS = 2_000;
 
 // ---- `txgrid bench --peers`: PostgreSQL and Redis side by side (src/bench/peers) ----
 
@@ -272,6 +276,13 @@ assert(
   REPLICATION_RECONNECT_DELAY_MS_MIN <= REPLICATION_RECONNECT_DELAY_MS_MAX,
   "replication reconnect delays are ordered",
 );
+// A healthy primary goes quiet while it drops a dead standby from the epoch (no progress for
+// REPLICATION_ACK_TIMEOUT_MS, then a compare-and-swap): clients must not take that for a pause.
+assert(
+  CLIENT_PRIMARY_RETRIES_MAX * CLIENT_FAILOVER_DELAY_MS_MAX * 0.5 > 2 * LEASE_TTL_MS_DEFAULT,
+  "a request outlives a failover's retries",
+);
+assert(CLIENT_SILENCE_MS_MAX > REPLICATION_ACK_TIMEOUT_MS, "a quiet primary is not a paused one");
 assert(LEASE_TTL_MS_MIN <= LEASE_TTL_MS_DEFAULT, "the default lease TTL is allowed");
 assert(LEASE_TTL_MS_DEFAULT <= LEASE_TTL_MS_MAX, "the default lease TTL is allowed");
 assert(LEASE_KEEPALIVES_PER_TTL >= 2, "a keepalive may fail once before the deadline");

@@ -36,6 +36,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import {
   CLIENT_ADDRESSES_MAX,
+  CLIENT_FAILOVER_DELAY_MS_MAX,
   CLIENT_PRIMARY_RETRIES_MAX,
   CLIENT_SILENCE_MS_MAX,
   CLIENT_SUSPECT_MS,
@@ -559,7 +560,13 @@ export class TcpTransport implements Transport {
     }
     const { reconnectDelayMsMin, reconnectDelayMsMax } = this.#options;
     const exponent = Math.min(this.#reconnectAttempts, 30);
-    const delayMs = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** exponent);
+    // While replicas of a group are being tried (a failover), the wait stays short: a new
+    // primary is expected within about one lease TTL, and it should be found at once.
+    const delayMsMax =
+      this.#addresses.length > 1
+        ? Math.min(reconnectDelayMsMax, CLIENT_FAILOVER_DELAY_MS_MAX)
+        : reconnectDelayMsMax;
+    const delayMs = Math.min(delayMsMax, reconnectDelayMsMin * 2 ** exponent);
     this.#reconnectAttempts++;
     this.#reconnects++;
     // Jitter: clients that lost the same server do not all come back at the same instant.
