@@ -95,6 +95,22 @@ export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
 export const RECONNECT_DELAY_MS_MIN = 50;
 /** Longest delay between two reconnect attempts. */
 export const RECONNECT_DELAY_MS_MAX = 2_000;
+/** Times one request is sent again after a replica answered NOT_PRIMARY or UNAVAILABLE (a
+ * failover under way); after that the call fails with that error. Only retry-safe requests
+ * (creations carry ids, lookups read) are resent. */
+export const CLIENT_PRIMARY_RETRIES_MAX = 64;
+/** Longest wait between two connection attempts of a client given several replicas: with
+ * CLIENT_PRIMARY_RETRIES_MAX it covers several lease TTLs of failover. */
+export const CLIENT_FAILOVER_DELAY_MS_MAX = 200;
+/** Most addresses one client is given or learns (the replicas of a shard). */
+export const CLIENT_ADDRESSES_MAX = 16;
+/** A client given several replicas drops a connection that answered nothing for this long
+ * while requests were in flight (a paused or cut-off primary: the kernel still accepts), and
+ * resends its retry-safe requests to the next replica. */
+export const CLIENT_SILENCE_MS_MAX = 3_000;
+/** For this long after such a drop (or a refused connection), a NOT_PRIMARY naming that
+ * replica is not followed. */
+export const CLIENT_SUSPECT_MS = 2_000;
 
 // ---- `txgrid bench --peers`: PostgreSQL and Redis side by side (src/bench/peers) ----
 
@@ -156,6 +172,18 @@ export const REPLICATION_RETRANSMIT_MS = 200;
 /** A standby of the epoch that has not acknowledged anything for this long while behind is
  * removed from the epoch's replicas, so the others can go on acknowledging. */
 export const REPLICATION_ACK_TIMEOUT_MS = 1_500;
+/** Bytes waiting in one outgoing replication link (queued while connecting, or in the
+ * socket's buffer); a message beyond it is dropped (the protocol retransmits), except that a
+ * link with nothing buffered always takes one message, however large (a snapshot). */
+export const REPLICATION_LINK_BUFFERED_BYTES_MAX = 32 * 1024 * 1024;
+/** First delay before an outgoing replication link dials again after a failure; doubles. */
+export const REPLICATION_RECONNECT_DELAY_MS_MIN = 25;
+/** Longest delay between two dials of one replication link. */
+export const REPLICATION_RECONNECT_DELAY_MS_MAX = 500;
+/** How long a replication link may take to connect before the attempt is abandoned. */
+export const REPLICATION_CONNECT_TIMEOUT_MS = 1_000;
+/** Most incoming replication connections one node holds (each peer opens one). */
+export const REPLICATION_INCOMING_CONNECTIONS_MAX = 64;
 /** Most epoch marks a replica keeps (one per change of primary that wrote entries). */
 export const EPOCH_MARKS_MAX = 4096;
 // ---- coordination through etcd (docs/design/coordination.md) ----
@@ -240,6 +268,21 @@ assert(REPLICATION_ENTRIES_BYTES_MAX <= REPLICATION_FRAME_BYTES_MAX, "entries fi
 assert(WAL_RECORD_BYTES_MAX < REPLICATION_FRAME_BYTES_MAX, "one largest entry fits in a frame");
 assert(REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_RETAINED_BYTES_MAX, "in flight is retained");
 assert(REPLICATION_RETRANSMIT_MS < REPLICATION_ACK_TIMEOUT_MS, "retransmits before giving up");
+assert(
+  REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_LINK_BUFFERED_BYTES_MAX,
+  "a link holds what one standby may have in flight",
+);
+assert(
+  REPLICATION_RECONNECT_DELAY_MS_MIN <= REPLICATION_RECONNECT_DELAY_MS_MAX,
+  "replication reconnect delays are ordered",
+);
+// A healthy primary goes quiet while it drops a dead standby from the epoch (no progress for
+// REPLICATION_ACK_TIMEOUT_MS, then a compare-and-swap): clients must not take that for a pause.
+assert(
+  CLIENT_PRIMARY_RETRIES_MAX * CLIENT_FAILOVER_DELAY_MS_MAX * 0.5 > 2 * LEASE_TTL_MS_DEFAULT,
+  "a request outlives a failover's retries",
+);
+assert(CLIENT_SILENCE_MS_MAX > REPLICATION_ACK_TIMEOUT_MS, "a quiet primary is not a paused one");
 assert(LEASE_TTL_MS_MIN <= LEASE_TTL_MS_DEFAULT, "the default lease TTL is allowed");
 assert(LEASE_TTL_MS_DEFAULT <= LEASE_TTL_MS_MAX, "the default lease TTL is allowed");
 assert(LEASE_KEEPALIVES_PER_TTL >= 2, "a keepalive may fail once before the deadline");

@@ -103,6 +103,19 @@ async function fetchJson(url: string, body: unknown, timeoutMs: number) {
   return { status: response.status, json, data: (json.data ?? {}) as Record<string, unknown> };
 }
 
+/** `f` on the first of the comma-separated base URLs that answers (replicas: any will do). */
+async function onAnyUrl<T>(urls: string, f: (baseUrl: string) => Promise<T>): Promise<T> {
+  let failure: unknown = null;
+  for (const url of urls.split(",")) {
+    try {
+      return await f(url.trim().replace(/\/+$/, ""));
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
 async function readHttpTotals(baseUrl: string, timeoutMs: number): Promise<ServerTotals> {
   const { status, json, data } = await fetchJson(`${baseUrl}/v1/verify`, undefined, timeoutMs);
   if (status !== 200) throw new Error(`GET /v1/verify: ${status} ${JSON.stringify(json)}`);
@@ -278,8 +291,9 @@ class ApiDriver implements Driver {
   static async open(options: DriverOptions): Promise<ApiDriver> {
     const timeoutMs = options.requestTimeoutMs;
     if (options.protocol === "tcp") {
-      const baseUrl = options.url.replace(/\/+$/, "");
-      const durability = await readHttpDurability(baseUrl, timeoutMs);
+      const durability = await onAnyUrl(options.url, (baseUrl) =>
+        readHttpDurability(baseUrl, timeoutMs),
+      );
       const client = await connect(options.tcpUrl, { timeoutMs });
       return new ApiDriver(options, client, null, null, durability);
     }
@@ -322,7 +336,8 @@ class ApiDriver implements Driver {
 
   async totals(): Promise<ServerTotals> {
     if (this.#embedded === null) {
-      return readHttpTotals(this.#options.url.replace(/\/+$/, ""), this.#options.requestTimeoutMs);
+      const timeoutMs = this.#options.requestTimeoutMs;
+      return onAnyUrl(this.#options.url, (baseUrl) => readHttpTotals(baseUrl, timeoutMs));
     }
     const engine = this.#embedded.shard.engine;
     const totals = engine.totals();

@@ -51,7 +51,10 @@ checks that money is conserved.
       --hot P            P% of transfers touch the 10 hot accounts (default 0: uniform)
       --duration S       stop after S seconds even if -t is not reached (default 600)
       --url URL          server to load (default http://127.0.0.1:9100)
-      --tcp-url URL      tcp: its binary address (default txgrid://127.0.0.1:9101)
+      --tcp-url URL      tcp: its binary address (default txgrid://127.0.0.1:9101); for a
+                         replicated shard give every replica, comma-separated: the
+                         client follows the primary through failovers (--url too:
+                         the first that answers is read)
       --spawn            start a fresh server in a temporary directory for the run
       --reference        run the same load against a bare node:http server that does
                          no work (Node's HTTP ceiling on this machine, same client)

@@ -18,9 +18,11 @@ import {
   CLUSTER_TCP_PORT_BASE_DEFAULT,
   ETCD_CLIENT_PORT_DEFAULT,
   ETCD_PEER_PORT_DEFAULT,
+  LEASE_TTL_MS_MAX,
+  LEASE_TTL_MS_MIN,
 } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
-import { integerFlag, parseFlags, stringFlag } from "./args.ts";
+import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 
 export const clusterUsage = `usage: txgrid cluster <up|status|down> [options]
 
@@ -33,6 +35,9 @@ pids and ports are in DIR/cluster.json.
     --nodes N            node processes (default 3; 0 runs etcd alone)
     --replicas R         replicas per shard, passed to the nodes (default: N)
     --preferred ID       preferred primary at cold start (default n1)
+    --fsync POLICY       always | batch | lazy, passed to the nodes (their default: batch)
+    --replication MODE   received | durable, passed to the nodes (their default: received)
+    --lease-ttl-ms MS    etcd lease TTL of the nodes (their default: 2000)
     --etcd-port PORT     etcd client port (default ${ETCD_CLIENT_PORT_DEFAULT}; peer port: --etcd-peer-port,
                          default ${ETCD_PEER_PORT_DEFAULT})
     --port-base PORT     HTTP port of n1; n{i} gets PORT+i-1 (default ${CLUSTER_HTTP_PORT_BASE_DEFAULT})
@@ -74,6 +79,9 @@ async function up(argv: readonly string[]): Promise<number> {
     nodes: { type: "string", default: "3" },
     replicas: { type: "string" },
     preferred: { type: "string" },
+    fsync: { type: "string" },
+    replication: { type: "string" },
+    "lease-ttl-ms": { type: "string" },
     "etcd-port": { type: "string", default: String(ETCD_CLIENT_PORT_DEFAULT) },
     "etcd-peer-port": { type: "string", default: String(ETCD_PEER_PORT_DEFAULT) },
     "port-base": { type: "string", default: String(CLUSTER_HTTP_PORT_BASE_DEFAULT) },
@@ -83,6 +91,18 @@ async function up(argv: readonly string[]): Promise<number> {
   const replicas =
     values.replicas === undefined ? Math.max(1, nodes) : integerFlag(values, "replicas", 1, 65_535);
   const preferred = stringFlag(values, "preferred");
+  const fsync =
+    values.fsync === undefined
+      ? undefined
+      : choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const);
+  const replication =
+    values.replication === undefined
+      ? undefined
+      : choiceFlag(values, "replication", ["received", "durable"] as const);
+  const leaseTtlMs =
+    values["lease-ttl-ms"] === undefined
+      ? undefined
+      : integerFlag(values, "lease-ttl-ms", LEASE_TTL_MS_MIN, LEASE_TTL_MS_MAX);
   const state = await clusterUp({
     dir: stringFlag(values, "dir") ?? "./cluster",
     nodes,
@@ -92,6 +112,9 @@ async function up(argv: readonly string[]): Promise<number> {
     httpPortBase: integerFlag(values, "port-base", 1, 65_535),
     tcpPortBase: integerFlag(values, "tcp-port-base", 1, 65_535),
     ...(preferred === undefined ? {} : { preferred }),
+    ...(fsync === undefined ? {} : { fsync }),
+    ...(replication === undefined ? {} : { replication }),
+    ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
   });
   process.stdout.write(`etcd ${state.etcd.clientUrl} (pid ${state.etcd.pid})\n`);
   for (const node of state.nodes) {

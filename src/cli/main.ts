@@ -3,9 +3,15 @@
 // Errors are printed as one readable line with their stable code, never as a stack trace,
 // unless they are bugs (AssertionFailure), which crash loudly.
 import { readFileSync } from "node:fs";
-import { TCP_PORT_DEFAULT } from "../constants.ts";
+import {
+  LEASE_TTL_MS_DEFAULT,
+  LEASE_TTL_MS_MAX,
+  LEASE_TTL_MS_MIN,
+  REPLICAS_MAX,
+  TCP_PORT_DEFAULT,
+} from "../constants.ts";
 import { LOG_LEVELS, parseLogLevel, runServer, verifyDataDir } from "../server/index.ts";
-import { ErrorCode, isTxgridError } from "../stdx/index.ts";
+import { ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 import { benchCommand, benchUsage } from "./bench-command.ts";
 import { clusterCommand, clusterUsage, etcdCommand, etcdUsage } from "./cluster-command.ts";
@@ -14,6 +20,7 @@ const usage = `usage: txgrid <command> [options]
 
 commands:
   serve     run a single node (data under ./data; HTTP on 127.0.0.1:9100, binary on 9101)
+  node      run one replica of a replicated shard, coordinated through etcd
   bench     load a server with TiMPE's user-to-user transfers and report latency
   verify    check the invariants of a running server (--url) or a data directory (--data-dir)
   cluster   up | status | down: a local cluster (etcd + node processes) on 127.0.0.1
@@ -40,6 +47,30 @@ const serveUsage = `usage: txgrid serve [options]
 The web console is at http://HOST:PORT/console/, Prometheus metrics at /metrics.
 `;
 
+const nodeUsage = `usage: txgrid node --id ID --data-dir DIR --port PORT --tcp-port PORT --etcd URL[,URL]
+                   --replicas N [options]
+
+One replica of shard 0, coordinated through etcd (docs/design/replication.md). The primary
+takes writes and answers them once every replica of its epoch has them; a standby refuses
+writes with TXG_ERR_NOT_PRIMARY naming the primary (REST: 503 with primaryUrl) and serves
+reads from its own applied state (it may lag by the batches still on their way).
+  --id ID              node id, unique in the cluster ([A-Za-z0-9_.-])
+  --data-dir DIR       data directory (log, snapshots, replication-epochs.json)
+  --host HOST          address of both faces and of replication (default 127.0.0.1)
+  --port PORT          HTTP port (fixed: it is published in etcd)
+  --tcp-port PORT      binary protocol and replication port (fixed)
+  --etcd URLS          etcd client URLs, comma-separated
+  --replicas N         replicas of the shard, this one included (1..${REPLICAS_MAX})
+  --preferred ID       preferred primary at cold start (ties of log position; default none)
+  --replication MODE   received | durable (default received): what a standby must have
+                       done with a batch before the primary answers it
+  --fsync POLICY       always | batch | lazy (default batch), as for serve
+  --lease-ttl-ms MS    etcd lease TTL (default ${LEASE_TTL_MS_DEFAULT}; ${LEASE_TTL_MS_MIN}..${LEASE_TTL_MS_MAX}); a
+                       primary stops answering at its local lease deadline
+  --force              cold start without waiting for N live replicas (operator decision)
+  --log-level LEVEL    as for serve
+`;
+
 const verifyUsage = `usage: txgrid verify (--url URL | --data-dir DIR)
 
 Checks every invariant: the sum of balances equals the sum of initial balances, reserved
@@ -50,6 +81,7 @@ amounts equal open pending transfers, no available balance is below its floor.
 
 const usages: Record<string, string> = {
   serve: serveUsage,
+  node: nodeUsage,
   bench: benchUsage,
   verify: verifyUsage,
   cluster: clusterUsage,
@@ -74,6 +106,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (command) {
       case "serve":
         return await serveCommand(rest);
+      case "node":
+        return await nodeCommand(rest);
       case "bench":
         return await benchCommand(rest);
       case "verify":
@@ -130,6 +164,56 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     version: packageVersion(),
   });
   // The server keeps the process alive until SIGINT/SIGTERM closes it.
+  return 0;
+}
+
+async function nodeCommand(argv: readonly string[]): Promise<number> {
+  const values = parseFlags(argv, {
+    id: { type: "string" },
+    "data-dir": { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string" },
+    "tcp-port": { type: "string" },
+    etcd: { type: "string" },
+    replicas: { type: "string" },
+    preferred: { type: "string" },
+    replication: { type: "string", default: "received" },
+    fsync: { type: "string", default: "batch" },
+    "lease-ttl-ms": { type: "string", default: String(LEASE_TTL_MS_DEFAULT) },
+    force: { type: "boolean", default: false },
+    "log-level": { type: "string" },
+  });
+  for (const name of ["id", "data-dir", "port", "tcp-port", "etcd", "replicas"]) {
+    if (values[name] === undefined) {
+      throw new TxgridError(ErrorCode.BAD_REQUEST, `--${name} is required`);
+    }
+  }
+  const nodeId = stringFlag(values, "id") as string;
+  const preferred = stringFlag(values, "preferred");
+  const logLevelText = stringFlag(values, "log-level");
+  await runServer({
+    host: stringFlag(values, "host") ?? "127.0.0.1",
+    port: integerFlag(values, "port", 1, 65_535),
+    tcpPort: integerFlag(values, "tcp-port", 1, 65_535),
+    dataDir: stringFlag(values, "data-dir") as string,
+    fsyncPolicy: choiceFlag(values, "fsync", ["always", "batch", "lazy"] as const),
+    handleSignals: true,
+    logLevel: parseLogLevel(
+      logLevelText ?? process.env.TXGRID_LOG_LEVEL ?? "info",
+      logLevelText === undefined ? "TXGRID_LOG_LEVEL" : "--log-level",
+    ),
+    version: packageVersion(),
+    cluster: {
+      nodeId,
+      etcdEndpoints: (stringFlag(values, "etcd") as string).split(",").filter((u) => u !== ""),
+      replicas: integerFlag(values, "replicas", 1, REPLICAS_MAX),
+      preferredPrimaryId: preferred === undefined || preferred === "" ? null : preferred,
+      mode: choiceFlag(values, "replication", ["received", "durable"] as const),
+      leaseTtlMs: integerFlag(values, "lease-ttl-ms", LEASE_TTL_MS_MIN, LEASE_TTL_MS_MAX),
+      force: values.force === true,
+    },
+  });
+  // The node keeps the process alive until SIGINT/SIGTERM closes it.
   return 0;
 }
 

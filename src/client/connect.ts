@@ -4,6 +4,7 @@
 // connect() itself rather than the first call.
 
 import {
+  CLIENT_ADDRESSES_MAX,
   CONNECT_TIMEOUT_MS_DEFAULT,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
@@ -21,6 +22,11 @@ export interface ClientOptions extends ApiOptions {
   readonly reconnectDelayMsMin?: number;
   /** Longest delay between reconnect attempts (RECONNECT_DELAY_MS_MAX). */
   readonly reconnectDelayMsMax?: number;
+  /**
+   * Follow a replica's NOT_PRIMARY (and a deposed primary's UNAVAILABLE) to the primary,
+   * resending retry-safe requests (default true; docs/client.md, "Failover").
+   */
+  readonly followPrimary?: boolean;
 }
 
 export type ClientStats = TcpTransportStats;
@@ -72,25 +78,50 @@ function checkPositive(value: number, name: string): number {
   return value;
 }
 
+/** Every address of `address`: one, a list, or a comma-separated string of URLs. */
+export function parseAddresses(
+  address: string | TcpAddress | readonly (string | TcpAddress)[],
+): TcpAddress[] {
+  const list =
+    typeof address === "string"
+      ? address.split(",").map((part) => part.trim())
+      : Array.isArray(address)
+        ? address
+        : [address as TcpAddress];
+  if (list.length === 0 || list.length > CLIENT_ADDRESSES_MAX) {
+    throw new TxgridError(
+      ErrorCode.BAD_REQUEST,
+      `give 1 to ${CLIENT_ADDRESSES_MAX} addresses (got ${list.length})`,
+    );
+  }
+  return list.map((one) => {
+    const parsed = parseAddress(one);
+    if (!Number.isInteger(parsed.port) || parsed.port <= 0 || parsed.port > 65_535) {
+      throw new TxgridError(ErrorCode.BAD_REQUEST, `bad port ${parsed.port}`);
+    }
+    return parsed;
+  });
+}
+
 /**
  * Connects to a txgrid server: `connect("txgrid://127.0.0.1:9101")` or
- * `connect({ host: "127.0.0.1", port: 9101 })`. Rejects with a TxgridError if the server
- * cannot be reached or refuses the connection within connectTimeoutMs.
+ * `connect({ host: "127.0.0.1", port: 9101 })`; to a replicated shard, give every replica
+ * (`connect("txgrid://h:9301,txgrid://h:9302")` or an array): the client finds the primary and
+ * follows it through failovers. Rejects with a TxgridError if no server can be reached or it
+ * refuses the connection within connectTimeoutMs.
  */
 export async function connect(
-  address: string | TcpAddress,
+  address: string | TcpAddress | readonly (string | TcpAddress)[],
   options: ClientOptions = {},
 ): Promise<Client> {
-  const { host, port } = parseAddress(address);
-  if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-    throw new TxgridError(ErrorCode.BAD_REQUEST, `bad port ${port}`);
-  }
+  const addresses = parseAddresses(address);
   const connectTimeoutMs = checkPositive(
     options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
     "connectTimeoutMs",
   );
   const transport = new TcpTransport({
-    address: { host, port },
+    addresses,
+    followPrimary: options.followPrimary ?? true,
     connectTimeoutMs,
     reconnectDelayMsMin: checkPositive(
       options.reconnectDelayMsMin ?? RECONNECT_DELAY_MS_MIN,

@@ -6,6 +6,7 @@
 export {
   CALL_TIMEOUT_MS_DEFAULT,
   CALL_TIMEOUT_MS_MAX,
+  CLIENT_PRIMARY_RETRIES_MAX,
   CLIENT_QUEUED_OPERATIONS_MAX,
   CONNECT_TIMEOUT_MS_DEFAULT,
   RECONNECT_DELAY_MS_MAX,
@@ -33,6 +34,7 @@ export {
   type ClientStats,
   connect,
   parseAddress,
+  parseAddresses,
 } from "./connect.ts";
 export { errorOfReply, type Outgoing } from "./outgoing.ts";
-export type { TcpAddress } from "./tcp-transport.ts";
+export { primaryAddressOf, type TcpAddress } from "./tcp-transport.ts";

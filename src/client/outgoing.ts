@@ -184,6 +184,8 @@ export class Outgoing {
   /** Set by a transport: the encoded frame and its request id. */
   bytes: Uint8Array | null = null;
   requestId = 0;
+  /** Times sent again because a replica was not (or no longer) the primary. */
+  primaryRetries = 0;
 
   constructor(request: Request, operationCount: number) {
     this.request = request;

@@ -17,10 +17,30 @@
 // - reconnect attempts follow with exponential backoff from reconnectDelayMsMin to
 //   reconnectDelayMsMax (with jitter), forever, until close(). Calls waiting meanwhile are
 //   bounded by their timeouts and by the client's queue limit.
-// The first connection is different: if it fails before the server ever answered, every
-// queued frame fails (connect() rejects) instead of retrying. A server of another protocol
-// version (ERROR TXG_ERR_VERSION) is fatal too.
+// The first connection is different: if it fails before any server ever answered (every
+// address tried once), every queued frame fails (connect() rejects) instead of retrying. A
+// server of another protocol version (ERROR TXG_ERR_VERSION) is fatal too.
+//
+// Replicas (docs/client.md, "Failover"): the transport knows several addresses (given, plus
+// primaries it was told of). A replica that is not the primary answers a write with
+// NOT_PRIMARY before executing anything, naming the primary ("primary at host:port"); a
+// primary that lost its lease or stepped down answers UNAVAILABLE (the outcome may be
+// unknown). With followPrimary, a retry-safe frame so answered is kept and the connection
+// moves: to the named primary at once, else to the next address after the reconnect delay;
+// at most CLIENT_PRIMARY_RETRIES_MAX times per frame (then the error reaches the call).
+// Resending is safe because the server dedupes creations by id and returns the first
+// outcome. A connection that cannot be opened moves on to the next address, and so does one
+// that answered nothing for CLIENT_SILENCE_MS_MAX while requests were in flight (a paused
+// primary: the kernel still accepts its connections); for CLIENT_SUSPECT_MS that address is
+// not followed when a replica names it.
 import { connect as netConnect, type Socket } from "node:net";
+import {
+  CLIENT_ADDRESSES_MAX,
+  CLIENT_FAILOVER_DELAY_MS_MAX,
+  CLIENT_PRIMARY_RETRIES_MAX,
+  CLIENT_SILENCE_MS_MAX,
+  CLIENT_SUSPECT_MS,
+} from "../constants.ts";
 import {
   decodeReply,
   type ErrorReply,
@@ -34,7 +54,7 @@ import {
   REPLY_KINDS,
   type Reply,
 } from "../protocol/index.ts";
-import { ErrorCode, isTxgridError, must, TxgridError } from "../stdx/index.ts";
+import { assert, ErrorCode, isTxgridError, must, TxgridError } from "../stdx/index.ts";
 import type { Transport } from "./api.ts";
 import { errorOfReply, type Outgoing } from "./outgoing.ts";
 
@@ -44,7 +64,10 @@ export interface TcpAddress {
 }
 
 export interface TcpTransportOptions {
-  readonly address: TcpAddress;
+  /** The replicas to try, first one first (at least one). */
+  readonly addresses: readonly TcpAddress[];
+  /** Follow NOT_PRIMARY / UNAVAILABLE answers to the primary (see the header). */
+  readonly followPrimary: boolean;
   readonly connectTimeoutMs: number;
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
@@ -58,6 +81,10 @@ export interface TcpTransportStats {
   readonly reconnects: number;
   /** Frames sent again on a new connection after the one they were in flight on broke. */
   readonly framesResent: number;
+  /** Frames sent again because a replica was not the primary (a failover). */
+  readonly primaryRetries: number;
+  /** Address of the current connection (`txgrid://host:port`). */
+  readonly url: string;
   readonly inflightRequests: number;
   readonly queuedOperations: number;
 }
@@ -69,9 +96,28 @@ function uncork(transport: TcpTransport): void {
   transport.flush();
 }
 
+function urlOf({ host, port }: TcpAddress): string {
+  return `txgrid://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** The primary's address in a NOT_PRIMARY message ("... primary at host:port ..."), or null. */
+export function primaryAddressOf(message: string): TcpAddress | null {
+  const match = /primary at (\[[^\]]+\]|[^\s,;:]+):(\d{1,5})\b/.exec(message);
+  if (match === null) return null;
+  const port = Number(match[2]);
+  if (port <= 0 || port > 65_535) return null;
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port };
+}
+
 export class TcpTransport implements Transport {
   readonly #options: TcpTransportOptions;
-  readonly #url: string;
+  readonly #addresses: TcpAddress[];
+  #current = 0;
+  /** Connections that failed before any server answered (the first round over addresses). */
+  #initialFailures = 0;
+  #primaryRetries = 0;
+  /** Dial the current address without waiting (it was just named as the primary). */
+  #dialNow = false;
   #socket: Socket | null = null;
   #decoder = new FrameDecoder();
   #open = false;
@@ -96,20 +142,48 @@ export class TcpTransport implements Transport {
   #reconnectAttempts = 0;
   #reconnectTimer: NodeJS.Timeout | null = null;
   #onSocketGone: (() => void) | null = null;
+  /** The connection is being dropped to follow the primary: #onClose must not rotate. */
+  #moving = false;
+  /** When the current connection last received bytes (or last had nothing in flight). */
+  #heardMs = 0;
+  #silenceTimer: NodeJS.Timeout | null = null;
+  /** Until when an address (by index) is suspected of being paused, not followed. */
+  readonly #suspectUntilMs = new Map<number, number>();
   #framesSent = 0;
   #framesReceived = 0;
   #reconnects = 0;
   #framesResent = 0;
 
   constructor(options: TcpTransportOptions) {
+    assert(options.addresses.length > 0, "a transport has an address");
+    assert(options.addresses.length <= CLIENT_ADDRESSES_MAX, "CLIENT_ADDRESSES_MAX");
     this.#options = options;
-    const { host, port } = options.address;
-    this.#url = `txgrid://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    this.#addresses = [...options.addresses];
     this.#dial();
+    if (this.#addresses.length > 1) {
+      this.#silenceTimer = setInterval(() => this.#checkSilence(), CLIENT_SILENCE_MS_MAX / 4);
+      this.#silenceTimer.unref();
+    }
+  }
+
+  #checkSilence(): void {
+    const socket = this.#socket;
+    const nowMs = performance.now();
+    if (socket === null || !this.#open || this.#inflight.size === 0 || this.#moving) {
+      this.#heardMs = nowMs;
+      return;
+    }
+    if (nowMs - this.#heardMs < CLIENT_SILENCE_MS_MAX) return;
+    this.#suspectUntilMs.set(this.#current, nowMs + CLIENT_SUSPECT_MS);
+    this.#lastFailure = new TxgridError(
+      ErrorCode.TIMEOUT,
+      `${this.url} answered nothing for ${CLIENT_SILENCE_MS_MAX} ms`,
+    );
+    socket.destroy(); // #onClose resends the retry-safe frames to the next address
   }
 
   get url(): string {
-    return this.#url;
+    return urlOf(this.#addresses[this.#current] as TcpAddress);
   }
 
   get queuedOperations(): number {
@@ -123,6 +197,8 @@ export class TcpTransport implements Transport {
       framesReceived: this.#framesReceived,
       reconnects: this.#reconnects,
       framesResent: this.#framesResent,
+      primaryRetries: this.#primaryRetries,
+      url: this.url,
       inflightRequests: this.#inflight.size,
       queuedOperations: this.#queuedOperations,
     };
@@ -162,6 +238,7 @@ export class TcpTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#silenceTimer !== null) clearInterval(this.#silenceTimer);
     if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
     const socket = this.#socket;
@@ -185,18 +262,19 @@ export class TcpTransport implements Transport {
   }
 
   #dial(): void {
-    const { host, port } = this.#options.address;
+    const { host, port } = this.#addresses[this.#current] as TcpAddress;
     const socket = netConnect({ host, port, noDelay: true });
     this.#socket = socket;
     this.#decoder = new FrameDecoder();
     const timeoutMs = this.#options.connectTimeoutMs;
     const timer = setTimeout(() => {
-      const message = `no connection to ${this.#url} within ${timeoutMs} ms`;
+      const message = `no connection to ${this.url} within ${timeoutMs} ms`;
       socket.destroy(new TxgridError(ErrorCode.TIMEOUT, message));
     }, timeoutMs);
     socket.on("connect", () => {
       clearTimeout(timer);
       this.#open = true;
+      this.#heardMs = performance.now();
       this.#pump();
     });
     socket.on("data", (chunk: Buffer) => this.#onData(socket, chunk));
@@ -262,6 +340,7 @@ export class TcpTransport implements Transport {
 
   #onData(socket: Socket, chunk: Buffer): void {
     if (socket !== this.#socket) return;
+    this.#heardMs = performance.now();
     this.#decoder.push(chunk);
     for (;;) {
       let frame: Frame | null;
@@ -301,6 +380,9 @@ export class TcpTransport implements Transport {
     this.#inflight.delete(frame.requestId);
     this.#inflightBytes -= must(answered.bytes, "a sent frame is encoded").length;
     this.#established = true;
+    // A replica that sends us elsewhere is no sign of health: the backoff goes on growing, so
+    // a frame bouncing between standbys during a failover does not use up its retries.
+    if (reply.kind === MessageKind.ERROR && this.#followsPrimary(answered, reply)) return true;
     this.#reconnectAttempts = 0;
     if (reply.kind === MessageKind.ERROR && reply.code === ErrorCode.SHUTTING_DOWN) {
       // Not executed: worth sending again once connected to a server that is not closing.
@@ -310,6 +392,66 @@ export class TcpTransport implements Transport {
     }
     answered.deliver(reply);
     return true;
+  }
+
+  /**
+   * NOT_PRIMARY or UNAVAILABLE on a retry-safe frame, with retries left: keep the frame for
+   * the next connection and move the connection (to the named primary, else the next address).
+   */
+  #followsPrimary(answered: Outgoing, reply: ErrorReply): boolean {
+    if (!this.#options.followPrimary || !answered.retrySafe) return false;
+    if (reply.code !== ErrorCode.NOT_PRIMARY && reply.code !== ErrorCode.UNAVAILABLE) return false;
+    if (answered.primaryRetries >= CLIENT_PRIMARY_RETRIES_MAX) return false;
+    answered.primaryRetries++;
+    this.#primaryRetries++;
+    this.#parked.push(answered);
+    this.#queuedOperations += answered.operationCount;
+    const socket = this.#socket;
+    if (socket === null || this.#moving) return true;
+    this.#moving = true;
+    const named = reply.code === ErrorCode.NOT_PRIMARY ? primaryAddressOf(reply.message) : null;
+    const here = this.#addresses[this.#current] as TcpAddress;
+    const namedIndex =
+      named === null || (named.host === here.host && named.port === here.port)
+        ? -1
+        : this.#learn(named);
+    const suspect = (this.#suspectUntilMs.get(namedIndex) ?? 0) > performance.now();
+    if (namedIndex >= 0 && !suspect) {
+      this.#current = namedIndex;
+      this.#dialNow = true;
+    } else {
+      this.#current = this.#nextAddress();
+    }
+    // Replies to the other frames in flight come first; the socket goes at the next turn.
+    setImmediate(() => {
+      if (this.#socket === socket) socket.destroy();
+    });
+    return true;
+  }
+
+  /** The next address after the current one that is not suspected of being paused. */
+  #nextAddress(): number {
+    const count = this.#addresses.length;
+    const nowMs = performance.now();
+    for (let step = 1; step <= count; step++) {
+      const index = (this.#current + step) % count;
+      if ((this.#suspectUntilMs.get(index) ?? 0) <= nowMs) return index;
+    }
+    return (this.#current + 1) % count;
+  }
+
+  /** Index of `address` in the known addresses, adding it when new (bounded). */
+  #learn(address: TcpAddress): number {
+    const index = this.#addresses.findIndex(
+      (known) => known.host === address.host && known.port === address.port,
+    );
+    if (index >= 0) return index;
+    if (this.#addresses.length >= CLIENT_ADDRESSES_MAX) {
+      this.#addresses[this.#addresses.length - 1] = address;
+      return this.#addresses.length - 1;
+    }
+    this.#addresses.push(address);
+    return this.#addresses.length - 1;
   }
 
   /** An ERROR with request id 0: the server ends the connection (it will close it). */
@@ -332,6 +474,9 @@ export class TcpTransport implements Transport {
 
   #onClose(socket: Socket): void {
     if (socket !== this.#socket) return;
+    const moved = this.#moving;
+    const wasOpen = this.#open;
+    this.#moving = false;
     this.#socket = null;
     this.#open = false;
     this.#writeBlocked = false;
@@ -342,7 +487,20 @@ export class TcpTransport implements Transport {
       this.#onSocketGone?.();
       return;
     }
-    if (this.#fatal === null && !this.#established) this.#fatal = this.#connectError();
+    if (!moved && this.#addresses.length > 1) {
+      // This replica cannot be reached (or went away): the next one may be the primary.
+      if (!this.#established) this.#initialFailures++;
+      // A replica that refuses connections (killed) is not followed for a while either: the
+      // others keep naming it until their leases tell them it is gone.
+      if (!wasOpen) this.#suspectUntilMs.set(this.#current, performance.now() + CLIENT_SUSPECT_MS);
+      this.#current = this.#nextAddress();
+    } else if (!this.#established) {
+      this.#initialFailures++;
+    }
+    const triedAll = this.#initialFailures >= this.#addresses.length;
+    if (this.#fatal === null && !this.#established && triedAll) {
+      this.#fatal = this.#connectError();
+    }
     if (this.#fatal !== null) {
       this.#failQueued(this.#fatal);
       return;
@@ -361,7 +519,7 @@ export class TcpTransport implements Transport {
         continue;
       }
       const message =
-        `the connection to ${this.#url} broke while ${outgoing.operationCount} asset ` +
+        `the connection to ${this.url} broke while ${outgoing.operationCount} asset ` +
         "update(s) were in flight; they may or may not have been applied, and are not sent " +
         "again because an update carries no id (lookupAssets shows the current values)";
       outgoing.fail(
@@ -379,7 +537,7 @@ export class TcpTransport implements Transport {
     const failure = this.#lastFailure;
     if (isTxgridError(failure)) return failure;
     const reason = failure instanceof Error ? failure.message : "the connection closed";
-    const message = `cannot connect to ${this.#url}: ${reason}`;
+    const message = `cannot connect to ${this.url}: ${reason}`;
     return new TxgridError(ErrorCode.UNAVAILABLE, message, { cause: failure });
   }
 
@@ -394,9 +552,21 @@ export class TcpTransport implements Transport {
   }
 
   #scheduleReconnect(): void {
+    if (this.#dialNow || (!this.#established && this.#initialFailures < this.#addresses.length)) {
+      this.#dialNow = false;
+      this.#reconnects++;
+      this.#dial();
+      return;
+    }
     const { reconnectDelayMsMin, reconnectDelayMsMax } = this.#options;
     const exponent = Math.min(this.#reconnectAttempts, 30);
-    const delayMs = Math.min(reconnectDelayMsMax, reconnectDelayMsMin * 2 ** exponent);
+    // While replicas of a group are being tried (a failover), the wait stays short: a new
+    // primary is expected within about one lease TTL, and it should be found at once.
+    const delayMsMax =
+      this.#addresses.length > 1
+        ? Math.min(reconnectDelayMsMax, CLIENT_FAILOVER_DELAY_MS_MAX)
+        : reconnectDelayMsMax;
+    const delayMs = Math.min(delayMsMax, reconnectDelayMsMin * 2 ** exponent);
     this.#reconnectAttempts++;
     this.#reconnects++;
     // Jitter: clients that lost the same server do not all come back at the same instant.

@@ -10,6 +10,7 @@
 // The flags every node gets (the contract with `txgrid node`, docs/cli.md):
 //   --id n{i} --data-dir DIR/nodes/n{i} --port HTTP --tcp-port TCP
 //   --etcd http://127.0.0.1:{etcdPort} --replicas R --preferred n1
+//   and, when given to `up`: --fsync P --replication M --lease-ttl-ms T
 // A node counts as started once it has published itself in etcd (its key under
 // {prefix}/nodes/); a node that exits first, or is not there in time, fails `up`, and `up`
 // then stops everything it started.
@@ -52,6 +53,10 @@ export interface ClusterUpOptions {
   readonly httpPortBase: number;
   readonly tcpPortBase: number;
   readonly preferred?: string;
+  /** Passed to every node as --fsync, --replication, --lease-ttl-ms when given. */
+  readonly fsync?: string;
+  readonly replication?: string;
+  readonly leaseTtlMs?: number;
   /** The command that runs a node (default: this node binary with bin/txgrid.js node). */
   readonly nodeCommand?: readonly string[];
 }
@@ -164,6 +169,9 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
         String(options.replicas),
         "--preferred",
         preferred,
+        ...(options.fsync === undefined ? [] : ["--fsync", options.fsync]),
+        ...(options.replication === undefined ? [] : ["--replication", options.replication]),
+        ...(options.leaseTtlMs === undefined ? [] : ["--lease-ttl-ms", String(options.leaseTtlMs)]),
       ];
       const [command, ...prefixArgs] = options.nodeCommand ?? [process.execPath, binPath, "node"];
       const record = startDetached({

@@ -561,8 +561,11 @@ export class EtcdNodeSession implements NodeSession {
   /** One keepalive on its own stream; resolves with etcd's TTL in ms (0: lease gone). */
   async #keepaliveOnce(): Promise<number> {
     const client = this.#coordinator.client.leaseClient;
-    // A keepalive slower than the interval is not worth waiting for: the next one is due.
-    const timeoutMs = this.#intervalMs;
+    // A late answer still counts (the deadline is taken from the send time, so it is safe):
+    // on a busy machine the event loop may see etcd's answer after the interval, and a timer
+    // that fires first would throw away a good keepalive. Wait until the TTL minus one
+    // interval; no keepalive is sent meanwhile (the deadline timer decides about the lease).
+    const timeoutMs = this.#ttlMs - this.#intervalMs;
     const stream = await this.#coordinator.call("keepalive", (options) =>
       client.leaseKeepAlive({ ...options, deadline: Date.now() + timeoutMs }),
     );

@@ -26,3 +26,9 @@ export {
   rankCandidates,
 } from "./roles.ts";
 export { readEpochMarks, ShardLog, writeEpochMarks } from "./shard-log.ts";
+export {
+  isReplicationStream,
+  type TcpNetworkOptions,
+  type TcpNetworkStats,
+  TcpReplicaNetwork,
+} from "./tcp-network.ts";

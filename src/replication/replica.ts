@@ -272,7 +272,10 @@ export class Replica implements ShardReplication {
   writeRefusal(): TxgridError | null {
     if (!this.#writable) {
       const primary = this.primaryAddress();
-      const where = primary === null ? "unknown" : `at ${primary.tcpAddress}`;
+      // "primary at host:port, http://host:port": clients parse it (docs/design/replication.md).
+      const http =
+        primary === null || primary.httpAddress === "" ? "" : `, http://${primary.httpAddress}`;
+      const where = primary === null ? "unknown" : `at ${primary.tcpAddress}${http}`;
       return new TxgridError(
         ErrorCode.NOT_PRIMARY,
         `node ${this.#options.nodeId} is not the primary of shard ${this.#options.shardId}; ` +

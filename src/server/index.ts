@@ -2,6 +2,7 @@
 // TCP face).
 export { lockDataDir } from "./data-dir-lock.ts";
 export { LOG_LEVELS, type LogLevel, parseLogLevel } from "./node-log.ts";
+export type { ReplicaNode, ReplicaNodeOptions } from "./replica-node.ts";
 export {
   type DataDirReport,
   type FsyncPolicy,

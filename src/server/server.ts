@@ -1,6 +1,11 @@
-// The single-node server: a data directory, one shard, the HTTP face and the binary TCP face
-// (docs/protocol.md). This is a composition root: the only layer that picks the real storage,
+// A node: a data directory, one shard, the HTTP face and the binary TCP face
+// (docs/protocol.md); alone (`txgrid serve`) or, with `cluster` set, as one replica of a
+// replicated shard (`txgrid node`: etcd coordination and the replication network,
+// replica-node.ts). This is a composition root: the only layer that picks the real storage,
 // clock and network.
+// A replica that is not the primary refuses writes with NOT_PRIMARY naming the primary (TCP:
+// the ERROR frame's message; REST: 503 with `primaryUrl`), and serves reads from its applied
+// state, which may lag the primary by the batches not yet replicated.
 // It prints the durability setting at start, logs one line per state change and one summary
 // per LOG_SUMMARY_INTERVAL_MS of activity (never per request; node-log.ts), serves its
 // metrics at GET /metrics and the web console at /console/, and on SIGINT/SIGTERM stops accepting work, answers what is queued, syncs the log
@@ -10,9 +15,10 @@ import { resolve } from "node:path";
 import { buildHttpApp } from "../api/http/index.ts";
 import { consoleRoutes } from "../console/index.ts";
 import { LOG_SUMMARY_INTERVAL_MS } from "../constants.ts";
+import { NodeStorage } from "../io/index.ts";
 import { METRICS_CONTENT_TYPE, NodeMetrics } from "../metrics/index.ts";
 import { Shard } from "../shard/index.ts";
-import { must } from "../stdx/index.ts";
+import { ErrorCode, must, TxgridError } from "../stdx/index.ts";
 import { lockDataDir } from "./data-dir-lock.ts";
 import {
   createNodeLogger,
@@ -21,6 +27,7 @@ import {
   logShardEvent,
   summarizeActivity,
 } from "./node-log.ts";
+import { createReplicaNode, type ReplicaNode, type ReplicaNodeOptions } from "./replica-node.ts";
 import { TcpServer } from "./tcp-server.ts";
 
 export type FsyncPolicy = "always" | "batch" | "lazy";
@@ -38,6 +45,8 @@ export interface ServerOptions {
   readonly logLevel?: LogLevel;
   /** Shown in txgrid_build_info and the console (the CLI passes package.json's). */
   readonly version?: string;
+  /** Run as a replica of a replicated shard (needs fixed, non-zero port and tcpPort). */
+  readonly cluster?: ReplicaNodeOptions;
 }
 
 export interface RunningServer {
@@ -47,6 +56,8 @@ export interface RunningServer {
   readonly tcp: TcpServer | null;
   readonly shard: Shard;
   readonly metrics: NodeMetrics;
+  /** The replication side, or null for a single node. */
+  readonly replicaNode: ReplicaNode | null;
   close(): Promise<void>;
 }
 
@@ -58,10 +69,35 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
   const logger = createNodeLogger(options.logLevel ?? "info");
   const version = options.version ?? "unknown";
   let opened: Shard | null = null;
+  const replicationSetting = options.cluster?.mode ?? "none";
+  const storage = new NodeStorage();
+  let replicaNode: ReplicaNode | null = null;
+  if (options.cluster !== undefined) {
+    const tcpPort = options.tcpPort ?? 0;
+    if (tcpPort === 0 || options.port === 0) {
+      lock.release();
+      throw new TxgridError(ErrorCode.BAD_REQUEST, "a replica needs fixed HTTP and TCP ports");
+    }
+    try {
+      replicaNode = createReplicaNode(
+        options.cluster,
+        {
+          tcpAddress: `${options.host}:${tcpPort}`,
+          httpAddress: `${options.host}:${options.port}`,
+        },
+        dataDir,
+        storage,
+        logger,
+      );
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
   const metrics = new NodeMetrics({
     version,
     fsyncPolicy: options.fsyncPolicy,
-    replication: "none",
+    replication: replicationSetting,
     shardStatus: () => must(opened, "metrics are read once the shard is open").status(),
     engineStats: () => must(opened, "metrics are read once the shard is open").engine.stats(),
     startMs: Date.now(),
@@ -71,19 +107,28 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
     shard = await Shard.open({
       dir: dataDir,
       fsyncPolicy: options.fsyncPolicy,
+      storage,
+      ...(replicaNode === null ? {} : { replication: replicaNode.replica }),
       onEvent: (event) => {
         metrics.observeShardEvent(event);
         logShardEvent(logger, event, () => setImmediate(() => process.exit(1)));
       },
     });
   } catch (error) {
+    await replicaNode?.stop();
     metrics.close();
     lock.release();
     throw error;
   }
   opened = shard;
+  if (replicaNode !== null) {
+    replicaNode.attach(shard);
+    const source = replicaNode;
+    metrics.setReplicationSource(() => source.lagSamples());
+  }
   const app = buildHttpApp(shard, {
     logger: false,
+    replication: replicationSetting,
     onRequestDone: (route, method, statusCode, durationSeconds) =>
       metrics.observeHttpRequest(route, method, statusCode, durationSeconds),
     metrics: { contentType: METRICS_CONTENT_TYPE, render: () => metrics.render() },
@@ -92,17 +137,23 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
     consoleRoutes({
       shard,
       metrics,
-      node: { version, fsyncPolicy: options.fsyncPolicy, replication: "none" },
+      node: { version, fsyncPolicy: options.fsyncPolicy, replication: replicationSetting },
     }),
   );
   let tcp: TcpServer | null = null;
   try {
     await app.listen({ host: options.host, port: options.port });
     if (options.tcpPort !== undefined && options.tcpPort !== null) {
-      tcp = await TcpServer.listen({ shard, host: options.host, port: options.tcpPort });
+      tcp = await TcpServer.listen({
+        shard,
+        host: options.host,
+        port: options.tcpPort,
+        ...(replicaNode === null ? {} : { replication: replicaNode.tcpHook }),
+      });
     }
   } catch (error) {
     await app.close();
+    await replicaNode?.stop();
     await shard.close();
     metrics.close();
     lock.release();
@@ -128,21 +179,30 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
   const url = `http://${options.host}:${port}`;
   const tcpUrl = tcp?.url ?? null;
   const faces = tcpUrl === null ? url : `${url} and ${tcpUrl}`;
+  const cluster = options.cluster;
+  const role =
+    cluster === undefined
+      ? ""
+      : `, node ${cluster.nodeId} of ${cluster.replicas} replicas, etcd ${cluster.etcdEndpoints.join(",")}, lease ${cluster.leaseTtlMs} ms`;
   lifecycle.info(
     {
       url,
       tcpUrl,
       dataDir,
       fsync: options.fsyncPolicy,
-      replication: "none",
+      replication: replicationSetting,
       lsn: shard.engine.lsn,
     },
-    `txgrid listening on ${faces} (fsync=${options.fsyncPolicy}, replication=none, data=${dataDir})`,
+    `txgrid listening on ${faces} (fsync=${options.fsyncPolicy}, replication=${replicationSetting}, data=${dataDir}${role})`,
   );
+  // Joins etcd (and may become primary) only now that both faces listen.
+  replicaNode?.start();
   let closing: Promise<void> | null = null;
   const close = () => {
     closing ??= (async () => {
       clearInterval(liveTimer);
+      // The replica leaves first: its lease is revoked, so a successor need not wait a TTL.
+      await replicaNode?.stop();
       await Promise.all([app.close(), tcp?.close()]);
       await shard.close();
       metrics.close();
@@ -159,7 +219,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
       });
     }
   }
-  return { url, tcpUrl, tcp, shard, metrics, close };
+  return { url, tcpUrl, tcp, shard, metrics, replicaNode, close };
 }
 
 export interface DataDirReport {

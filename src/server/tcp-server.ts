@@ -7,6 +7,9 @@
 //   TXG_ERR_LIMIT_EXCEEDED (request id 0) and is closed; the others are not disturbed.
 // - Random or hostile bytes on one connection end that connection with an ERROR frame,
 //   never the process or another connection.
+// - With `replication` set, a connection whose first 4 bytes are the replication magic
+//   ("TXRP", src/replication) is handed to it whole (those bytes included) and does not count
+//   against connectionsMax; any other first bytes are the binary protocol, as without it.
 // - close(): stops accepting, refuses (SHUTTING_DOWN) frames not yet executed, answers
 //   the in-flight ones, closes every connection; a peer that does not take its last bytes
 //   is destroyed after TCP_CLOSE_TIMEOUT_MS. The shard stays open: its owner closes it.
@@ -23,7 +26,15 @@ export interface TcpServerOptions {
   /** 0 picks a free port. */
   readonly port: number;
   readonly connectionsMax?: number;
+  /** Takes replication connections (same port as clients: one address per node). */
+  readonly replication?: {
+    isReplicationStream(head: Uint8Array): boolean;
+    accept(socket: Socket, head: Uint8Array): void;
+  };
 }
+
+/** Bytes that tell a replication stream from a client stream (the magic). */
+const STREAM_SNIFF_BYTES = 4;
 
 export interface TcpServerStats extends Readonly<TcpCounters> {
   readonly connections: number;
@@ -46,6 +57,7 @@ export class TcpServer {
   readonly #shard: Shard;
   readonly #host: string;
   readonly #connectionsMax: number;
+  readonly #replication: TcpServerOptions["replication"] | null;
   readonly #connections = new Set<TcpConnection>();
   readonly #counters: TcpCounters = {
     framesReceived: 0,
@@ -65,6 +77,7 @@ export class TcpServer {
     this.#shard = options.shard;
     this.#host = options.host;
     this.#connectionsMax = options.connectionsMax ?? TCP_CONNECTIONS_MAX;
+    this.#replication = options.replication ?? null;
     assert(this.#connectionsMax > 0, "connectionsMax is positive");
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
       this.#onConnection(socket),
@@ -116,6 +129,41 @@ export class TcpServer {
   }
 
   #onConnection(socket: Socket): void {
+    const replication = this.#replication;
+    if (replication === null || replication === undefined) {
+      this.#onClientConnection(socket);
+      return;
+    }
+    // Read the first bytes, then hand the socket (paused, bytes put back) to whichever side
+    // the magic names. A peer that sends fewer than 4 bytes and stops holds only its socket.
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      length += chunk.length;
+      if (length < STREAM_SNIFF_BYTES) return;
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.pause();
+      const head = Buffer.concat(chunks);
+      if (replication.isReplicationStream(head)) {
+        if (this.#closing !== null) {
+          socket.destroy();
+          return;
+        }
+        replication.accept(socket, head);
+        return;
+      }
+      socket.unshift(head);
+      this.#onClientConnection(socket);
+      socket.resume();
+    };
+    const onError = () => socket.destroy();
+    socket.on("data", onData);
+    socket.on("error", onError);
+  }
+
+  #onClientConnection(socket: Socket): void {
     if (this.#closing !== null || this.#connections.size >= this.#connectionsMax) {
       this.#refuse(socket);
       return;

@@ -7,3 +7,4 @@ export {
   type ShardReplication,
   type ShardStatus,
 } from "./shard.ts";
+export { systemClock, systemTimers } from "./system-time.ts";

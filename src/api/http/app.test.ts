@@ -207,7 +207,10 @@ test("status and verify describe the node; verify's sums are exact strings", asy
     assert.equal(at(status.json, "data.shard.dir"), null);
     assert.equal(at(status.json, "data.engine.accountCount"), 2);
     assert.equal(at(status.json, "data.engine.pendingCount"), 1);
+    assert.equal(at(status.json, "data.replication"), "none");
     const verify = await expectStatus(harness, "GET", "/v1/verify", undefined, 200);
+    const digest = at(verify.json, "data.digest");
+    assert.ok(typeof digest === "string" && /^[0-9a-f]{64}$/.test(digest), "a SHA-256 digest");
     assert.deepEqual(at(verify.json, "data"), {
       ok: true,
       problems: [],
@@ -217,6 +220,8 @@ test("status and verify describe the node; verify's sums are exact strings", asy
       pendingSum: "5",
       accountCount: 2,
       transferCount: 1,
+      lsn: 2,
+      digest,
     });
   });
 });

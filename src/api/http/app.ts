@@ -68,6 +68,8 @@ export interface HttpAppOptions {
   readonly onRequestDone?: RequestObserver;
   /** Serves GET /metrics (Prometheus text format) with what this returns. */
   readonly metrics?: { readonly contentType: string; render(): string };
+  /** The replication setting GET /v1/status shows (default "none": a single node). */
+  readonly replication?: string;
 }
 
 const fastPaths = new WeakMap<FastifyInstance, FastPath>();
@@ -131,7 +133,7 @@ export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInst
     hotRoutes.push(...registerTransferRoutes(routes, shard));
     registerAssetRoutes(routes, shard);
     registerTableRoutes(routes, shard);
-    registerAdminRoutes(routes, shard);
+    registerAdminRoutes(routes, shard, options.replication ?? "none");
     const metrics = options.metrics;
     if (metrics !== undefined) {
       routes.get(

@@ -188,9 +188,20 @@ export function translateError(error: unknown): Translated {
   if (isTxgridError(error)) {
     const statusCode = errorStatuses[error.code];
     const retry = error.code === ErrorCode.OVERLOADED || error.code === ErrorCode.SHUTTING_DOWN;
+    // A standby names the primary's REST face in its refusal (replication/replica.ts): the
+    // client resends the same request (same ids: safe) to `primaryUrl`. Nothing was executed.
+    const primaryUrl =
+      error.code === ErrorCode.NOT_PRIMARY
+        ? (/\bhttp:\/\/[^\s,;)]+/.exec(error.message)?.[0] ?? null)
+        : null;
     return {
       statusCode,
-      body: { status: "failed", code: error.code, msg: error.message },
+      body: {
+        status: "failed",
+        code: error.code,
+        msg: error.message,
+        ...(primaryUrl === null ? {} : { primaryUrl }),
+      },
       retryAfterSeconds: retry ? RETRY_AFTER_SECONDS : null,
       unexpected: statusCode >= 500 && !retry,
     };

@@ -1,6 +1,7 @@
 // /v1 operations: the node's status (shard executor and engine counters, durability setting)
 // and a full check of the engine's invariants with the money totals as decimal strings.
-// Both read the applied state only; /v1/verify walks every account, so it is not a hot route.
+// Both read the applied state only; /v1/verify walks every account and hashes the state (the
+// digest replicas compare), so it is not a hot route.
 import { Type } from "typebox";
 import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
@@ -41,9 +42,13 @@ const VerifyView = Type.Object({
   pendingSum: Type.String(),
   accountCount: Type.Integer(),
   transferCount: Type.Integer(),
+  /** Applied log position and the SHA-256 of the state there: replicas at one lsn agree. */
+  lsn: Type.Integer(),
+  digest: Type.String(),
 });
 
-export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
+/** `replication`: the node's setting ("none" alone, "received" or "durable" as a replica). */
+export function registerAdminRoutes(app: HttpApp, shard: Shard, replication: string): void {
   const engine = shard.engine;
   app.get(
     "/v1/status",
@@ -55,6 +60,7 @@ export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
           200: success(
             Type.Object({
               fsyncPolicy: Type.String(),
+              replication: Type.String(),
               shard: ShardStatusView,
               engine: EngineStatsView,
             }),
@@ -64,7 +70,12 @@ export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
     },
     () => ({
       status: "success" as const,
-      data: { fsyncPolicy: shard.fsyncPolicy, shard: shard.status(), engine: engine.stats() },
+      data: {
+        fsyncPolicy: shard.fsyncPolicy,
+        replication,
+        shard: shard.status(),
+        engine: engine.stats(),
+      },
     }),
   );
   app.get(
@@ -89,6 +100,8 @@ export function registerAdminRoutes(app: HttpApp, shard: Shard): void {
         pendingSum: totals.pendingSum.toString(),
         accountCount: stats.accountCount,
         transferCount: stats.transferCount,
+        lsn: stats.lsn,
+        digest: engine.digest(),
       };
       return { status: "success" as const, data };
     },
