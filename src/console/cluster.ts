@@ -6,7 +6,7 @@
 //
 // Guarantees: positions are integers from the shard's own counters; a value nobody reports
 // (epoch on a single node, a standby's position) is null, never invented.
-import type { ReplicationLagSample } from "../metrics/index.ts";
+import type { ReplicationLagSample, ReplicationRoleSample } from "../metrics/index.ts";
 import type { ShardStatus } from "../shard/index.ts";
 
 export interface StandbyView {
@@ -54,6 +54,7 @@ export function singleNodeCluster(
   status: ShardStatus,
   lag: readonly ReplicationLagSample[],
   uptimeSeconds: number,
+  role: ReplicationRoleSample | null = null,
 ): ClusterView {
   const shardId = "0";
   const standbys = lag
@@ -65,7 +66,7 @@ export function singleNodeCluster(
       lagSeconds: sample.lagSeconds,
     }));
   return {
-    mode: standbys.length === 0 ? "single node" : "cluster",
+    mode: role === null && standbys.length === 0 ? "single node" : "cluster",
     fsyncPolicy: node.fsyncPolicy,
     replication: node.replication,
     version: node.version,
@@ -73,9 +74,9 @@ export function singleNodeCluster(
     shards: [
       {
         id: shardId,
-        primary: self,
+        primary: role === null ? self : primaryName(role),
         standbys,
-        epoch: null,
+        epoch: role === null ? null : role.epoch,
         lsnApplied: status.lsn,
         lsnDurable: status.lsnDurable,
         snapshotLsn: status.snapshotLsn,
@@ -87,4 +88,11 @@ export function singleNodeCluster(
       },
     ],
   };
+}
+
+/** The primary as the page names it: its REST address when known, else its node id. */
+function primaryName(role: ReplicationRoleSample): string {
+  if (role.primaryId === "") return "(vacant: choosing)";
+  const address = role.primaryHttpAddress ?? role.primaryId;
+  return role.primaryId === role.selfId ? `${address} (this node)` : address;
 }

@@ -127,6 +127,7 @@ export function consoleRoutes(options: ConsoleOptions): FastifyPluginCallback {
         shard.status(),
         metrics.replicationLag(),
         uptimeSeconds,
+        metrics.replicationRole(),
       );
       return { status: "success" as const, data: view };
     });

@@ -1,7 +1,12 @@
 // metrics: the node's Prometheus metrics (GET /metrics) and the per-second live series the
 // console draws. Fed by the shard's events and the HTTP face's answered requests.
 export { type LivePoint, LiveSeries } from "./live-series.ts";
-export { NodeMetrics, type NodeMetricsOptions, type ReplicationLagSample } from "./node-metrics.ts";
+export {
+  NodeMetrics,
+  type NodeMetricsOptions,
+  type ReplicationLagSample,
+  type ReplicationRoleSample,
+} from "./node-metrics.ts";
 export {
   Counter,
   exponentialBuckets,

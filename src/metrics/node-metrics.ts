@@ -45,6 +45,19 @@ export interface ReplicationLagSample {
   readonly lagSeconds: number | null;
 }
 
+/** A replica's view of its shard's roles (the coordinator's role record), for the console. */
+export interface ReplicationRoleSample {
+  readonly shard: string;
+  readonly epoch: number;
+  /** The primary's node id, or "" while the epoch is vacant. */
+  readonly primaryId: string;
+  /** The primary's REST address, when it is known. */
+  readonly primaryHttpAddress: string | null;
+  readonly replicaIds: readonly string[];
+  /** This node's id. */
+  readonly selfId: string;
+}
+
 type CommandKind = Command["kind"];
 
 const httpMethods = new Set(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"]);
@@ -75,6 +88,7 @@ export class NodeMetrics {
   readonly #replicationLagBatches;
   readonly #replicationLagSeconds;
   #replicationSource: (() => readonly ReplicationLagSample[]) | null = null;
+  #roleSource: (() => ReplicationRoleSample | null) | null = null;
   readonly #eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   constructor(options: NodeMetricsOptions) {
@@ -224,6 +238,15 @@ export class NodeMetrics {
 
   replicationLag(): readonly ReplicationLagSample[] {
     return this.#replicationSource?.() ?? [];
+  }
+
+  /** Where a replicated node reads its shard's roles from (null on a single node). */
+  setRoleSource(source: () => ReplicationRoleSample | null): void {
+    this.#roleSource = source;
+  }
+
+  replicationRole(): ReplicationRoleSample | null {
+    return this.#roleSource?.() ?? null;
   }
 
   /** Closes the console's current one-second window (the server calls it every second). */

@@ -22,7 +22,7 @@ import {
   type NodeInfo,
 } from "../coord/index.ts";
 import type { Storage } from "../io/index.ts";
-import type { ReplicationLagSample } from "../metrics/index.ts";
+import type { ReplicationLagSample, ReplicationRoleSample } from "../metrics/index.ts";
 import {
   isReplicationStream,
   Replica,
@@ -64,6 +64,8 @@ export interface ReplicaNode {
   attach(shard: Shard): void;
   start(): void;
   lagSamples(): ReplicationLagSample[];
+  /** The shard's role record as this replica knows it; null before the first one. */
+  roleSample(): ReplicationRoleSample | null;
   stop(): Promise<void>;
 }
 
@@ -126,6 +128,18 @@ export function createReplicaNode(
         lagBatches: Math.max(0, own.lsnLast - peer.lsnReceived),
         lagSeconds: null,
       })),
+    roleSample: () => {
+      const role = own.role;
+      if (role === null) return null;
+      return {
+        shard: String(shardId),
+        epoch: role.epoch,
+        primaryId: role.primaryId,
+        primaryHttpAddress: own.primaryAddress()?.httpAddress || null,
+        replicaIds: role.replicaIds,
+        selfId: own.nodeId,
+      };
+    },
     stop: async () => {
       await own.stop();
       unwatch();

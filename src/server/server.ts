@@ -125,6 +125,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
     replicaNode.attach(shard);
     const source = replicaNode;
     metrics.setReplicationSource(() => source.lagSamples());
+    metrics.setRoleSource(() => source.roleSample());
   }
   const app = buildHttpApp(shard, {
     logger: false,
