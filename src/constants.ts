@@ -40,6 +40,10 @@ export const PENDING_TIMEOUT_MS_MAX = 30 * 24 * 3600 * 1000;
 
 /** Largest HTTP request body, in bytes. */
 export const HTTP_BODY_BYTES_MAX = 4 * 1024 * 1024;
+/** Requests `txgrid gateway` forwards at once; one more is refused with TXG_ERR_OVERLOADED. */
+export const GATEWAY_INFLIGHT_MAX = 4096;
+/** A forwarded request whose primary stays silent this long fails with 502. */
+export const GATEWAY_UPSTREAM_TIMEOUT_MS = 30_000;
 /** Most rows a list endpoint returns in one page. */
 export const LIST_PAGE_ROWS_MAX = 10_000;
 

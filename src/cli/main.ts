@@ -4,13 +4,20 @@
 // unless they are bugs (AssertionFailure), which crash loudly.
 import { readFileSync } from "node:fs";
 import {
+  COORD_PREFIX_DEFAULT,
   LEASE_TTL_MS_DEFAULT,
   LEASE_TTL_MS_MAX,
   LEASE_TTL_MS_MIN,
   REPLICAS_MAX,
   TCP_PORT_DEFAULT,
 } from "../constants.ts";
-import { LOG_LEVELS, parseLogLevel, runServer, verifyDataDir } from "../server/index.ts";
+import {
+  LOG_LEVELS,
+  parseLogLevel,
+  runServer,
+  startEtcdRestGateway,
+  verifyDataDir,
+} from "../server/index.ts";
 import { ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 import { benchCommand, benchUsage } from "./bench-command.ts";
@@ -21,6 +28,7 @@ const usage = `usage: txgrid <command> [options]
 commands:
   serve     run a single node (data under ./data; HTTP on 127.0.0.1:9100, binary on 9101)
   node      run one replica of a replicated shard, coordinated through etcd
+  gateway   a stateless REST entry point that forwards to the shard's current primary
   bench     load a server with TiMPE's user-to-user transfers and report latency
   verify    check the invariants of a running server (--url) or a data directory (--data-dir)
   cluster   up | status | down: a local cluster (etcd + node processes) on 127.0.0.1
@@ -71,6 +79,17 @@ reads from its own applied state (it may lag by the batches still on their way).
   --log-level LEVEL    as for serve
 `;
 
+const gatewayUsage = `usage: txgrid gateway --etcd URLS [options]
+
+A stateless REST entry point for a replicated shard: learns the primary from etcd and
+forwards every HTTP request to its REST face (docs/cli.md, "txgrid gateway"). Run as many
+as you like behind a load balancer. Never retries: a request whose primary fails gets 502.
+  --etcd URLS          etcd client URLs, comma-separated
+  --host HOST          listen address (default 127.0.0.1)
+  --port PORT          HTTP port (default 9100)
+  --prefix PREFIX      etcd key prefix of the cluster (default /txgrid)
+`;
+
 const verifyUsage = `usage: txgrid verify (--url URL | --data-dir DIR)
 
 Checks every invariant: the sum of balances equals the sum of initial balances, reserved
@@ -86,6 +105,7 @@ const usages: Record<string, string> = {
   verify: verifyUsage,
   cluster: clusterUsage,
   etcd: etcdUsage,
+  gateway: gatewayUsage,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -116,6 +136,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await clusterCommand(rest);
       case "etcd":
         return await etcdCommand(rest);
+      case "gateway":
+        return await gatewayCommand(rest);
       default:
         process.stderr.write(`txgrid: unknown command "${command}"\n\n${usage}`);
         return 2;
@@ -214,6 +236,31 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
     },
   });
   // The node keeps the process alive until SIGINT/SIGTERM closes it.
+  return 0;
+}
+
+async function gatewayCommand(argv: readonly string[]): Promise<number> {
+  const values = parseFlags(argv, {
+    etcd: { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+    port: { type: "string", default: "9100" },
+    prefix: { type: "string", default: COORD_PREFIX_DEFAULT },
+  });
+  const endpoints = (stringFlag(values, "etcd") ?? "").split(",").filter((url) => url !== "");
+  if (endpoints.length === 0) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "--etcd URLS is required");
+  }
+  const gateway = await startEtcdRestGateway({
+    endpoints,
+    prefix: stringFlag(values, "prefix") ?? COORD_PREFIX_DEFAULT,
+    host: stringFlag(values, "host") ?? "127.0.0.1",
+    port: integerFlag(values, "port", 0, 65_535),
+    shardId: 0,
+  });
+  process.stdout.write(`txgrid gateway on ${gateway.url} (etcd ${endpoints.join(",")})\n`);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void gateway.close());
+  }
   return 0;
 }
 

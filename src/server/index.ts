@@ -4,6 +4,12 @@ export { lockDataDir } from "./data-dir-lock.ts";
 export { LOG_LEVELS, type LogLevel, parseLogLevel } from "./node-log.ts";
 export type { ReplicaNode, ReplicaNodeOptions } from "./replica-node.ts";
 export {
+  type RestGateway,
+  type RestGatewayOptions,
+  startEtcdRestGateway,
+  startRestGateway,
+} from "./rest-gateway.ts";
+export {
   type DataDirReport,
   type FsyncPolicy,
   type RunningServer,
