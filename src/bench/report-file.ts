@@ -13,7 +13,7 @@ import { type as osType, release } from "node:os";
 import { barChart, escapeXml, formatCompact, formatMicros, lineChart } from "../plot/index.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { type BenchReport, describeMachine, type Machine } from "./bench.ts";
-import type { LatencyBucket, LatencySummary } from "./latency.ts";
+import { median } from "./median.ts";
 
 /** A system measured beside txgrid with the same workload (the side-by-side mode). */
 export interface PeerResult {
@@ -25,20 +25,22 @@ export interface PeerResult {
   readonly p99Us: number;
 }
 
-export interface ReportRun {
-  readonly route: string;
-  readonly startedAt: string;
-  readonly okCount: number;
-  readonly refusedCount: number;
-  readonly errorCount: number;
-  readonly elapsedMs: number;
-  readonly transfersPerSecond: number;
-  readonly latency: LatencySummary;
-  readonly percentileCurve: readonly { percentile: number; latencyUs: number }[];
-  readonly latencyHistogram: readonly LatencyBucket[];
-  readonly completedPerSecond: readonly number[];
-  readonly moneyConserved: boolean;
-}
+/** The fields of one run's BenchReport that the report keeps. */
+export type ReportRun = Pick<
+  BenchReport,
+  | "route"
+  | "startedAt"
+  | "okCount"
+  | "refusedCount"
+  | "errorCount"
+  | "elapsedMs"
+  | "transfersPerSecond"
+  | "latency"
+  | "percentileCurve"
+  | "latencyHistogram"
+  | "completedPerSecond"
+  | "moneyConserved"
+>;
 
 export interface BenchReportFile {
   readonly format: "txgrid-bench-report";
@@ -75,13 +77,9 @@ export interface ReportContext {
   readonly machine?: Machine & { readonly os: string };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  if (sorted.length === 0) return 0;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+/** bench's median, with 0 for a report without runs. */
+function medianOrZero(values: readonly number[]): number {
+  return values.length === 0 ? 0 : median(values);
 }
 
 /** Quotes an argument for a POSIX shell only when it needs it. */
@@ -131,9 +129,9 @@ export function buildReportFile(
       moneyConserved: report.moneyConserved,
     })),
     summary: {
-      txPerSecond: median(reports.map((report) => report.transfersPerSecond)),
-      p50Us: median(reports.map((report) => report.latency.p50Us)),
-      p99Us: median(reports.map((report) => report.latency.p99Us)),
+      txPerSecond: medianOrZero(reports.map((report) => report.transfersPerSecond)),
+      p50Us: medianOrZero(reports.map((report) => report.latency.p50Us)),
+      p99Us: medianOrZero(reports.map((report) => report.latency.p99Us)),
     },
     peers: context.peers ?? [],
   };

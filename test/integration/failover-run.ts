@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { FailoverCluster, median } from "./failover-harness.ts";
+import { median } from "../../src/bench/index.ts";
+import { FailoverCluster } from "./failover-harness.ts";
 
 const { values } = parseArgs({
   options: {
@@ -71,7 +72,7 @@ try {
       `(${report.transferCount - report.acknowledged} of them applied; ` +
       `${JSON.stringify(report.unknownReasons)}), refused ${report.refused}\n` +
       `failover (kill -> first write acknowledged by the new primary): median ` +
-      `${median(failoverMs).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms, ` +
+      `${(failoverMs.length === 0 ? Number.NaN : median(failoverMs)).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms, ` +
       `min ${(sorted[0] ?? 0).toFixed(0)} ms over ${failoverMs.length} kills\n` +
       `replicas at lsn ${report.lsn}: one digest ${report.digest.slice(0, 16)}…; money conserved\n`,
   );
