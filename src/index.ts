@@ -15,6 +15,7 @@ export {
   type NewTransfer,
   type OperationOutcome,
   type TcpAddress,
+  TransferListEncoder,
   type TransferRecord,
   type TxgridApi,
 } from "./client/index.ts";

@@ -1,11 +1,12 @@
 // A test scenario of the whole TxgridApi, shared by the TCP client tests and the embedded
 // tests so that both faces are held to the same behaviour: every method, the single-item
 // conveniences, result codes and duplicates, pending transfers, assets, lookups, input
-// checks, a call that spans several frames, and concurrent calls merged into frames. It
+// checks, a call that spans several frames, concurrent calls merged into frames, and
+// transfer lists encoded by the caller (createTransferList). It
 // starts from an empty ledger and leaves a known state (checkScenarioState).
 import assert from "node:assert/strict";
 import { ResultCode } from "../engine/index.ts";
-import { BATCH_OPERATIONS_MAX } from "../protocol/index.ts";
+import { BATCH_OPERATIONS_MAX, TransferListEncoder } from "../protocol/index.ts";
 import { ErrorCode, isTxgridError } from "../stdx/index.ts";
 import type { OperationOutcome, TxgridApi } from "./api-types.ts";
 
@@ -21,6 +22,7 @@ export async function runApiScenario(api: TxgridApi): Promise<void> {
   await lookups(api);
   await inputChecks(api);
   await largeAndConcurrent(api);
+  await transferLists(api);
 }
 
 async function accounts(api: TxgridApi): Promise<void> {
@@ -200,6 +202,51 @@ async function largeAndConcurrent(api: TxgridApi): Promise<void> {
 }
 
 /** The balances the scenario leaves (with lookups through `api`). */
+/** createTransferList: outcomes in order, retries, a reused encoder, refusals. Own accounts. */
+async function transferLists(api: TxgridApi): Promise<void> {
+  const created = await api.createAccounts([
+    { id: "list-a", balance: 100n },
+    { id: "list-b", balance: 0n },
+  ]);
+  assert.deepEqual(codes(created), [ResultCode.OK, ResultCode.OK]);
+  const list = new TransferListEncoder();
+  list.add("l1", "list-a", "list-b", 30);
+  list.add("l2", "list-a", "list-b", 1_000n);
+  list.add("l3", "list-a", "nobody", 1);
+  list.add("l4", "list-a", "list-b", 5, true, 60_000);
+  const first = api.createTransferList(list);
+  // The call copied the body: refilling the encoder at once changes nothing of it.
+  list.reset();
+  list.add("l1", "list-b", "list-a", 30);
+  list.add("l5", "list-b", "list-a", 10);
+  const outcomes = await first;
+  assert.deepEqual(codes(outcomes), [
+    ResultCode.OK,
+    ResultCode.INSUFFICIENT_FUNDS,
+    ResultCode.CREDIT_ACCOUNT_NOT_FOUND,
+    ResultCode.OK,
+  ]);
+  assert.equal(outcomes[1]?.name, "INSUFFICIENT_FUNDS");
+  // l1 again with other accounts: the first outcome's id, now another transfer (TRANSFER_EXISTS).
+  const second = await api.createTransferList(list);
+  assert.deepEqual(codes(second), [ResultCode.TRANSFER_EXISTS, ResultCode.OK]);
+  // An exact retry of the first list's l1 is a duplicate, the same as through createTransfer.
+  list.reset();
+  list.add("l1", "list-a", "list-b", 30);
+  assert.deepEqual(await api.createTransferList(list), [
+    { code: ResultCode.OK, name: "OK", duplicate: true },
+  ]);
+  assert.equal((await api.voidTransfer("l4")).code, ResultCode.OK);
+  const [a, b] = await api.lookupAccounts(["list-a", "list-b"]);
+  assert.deepEqual([a?.balance, a?.available, b?.balance], [80n, 80n, 20n]);
+  list.reset();
+  assert.deepEqual(await api.createTransferList(list), []);
+  await assert.rejects(
+    api.createTransferList({ count: 1 } as unknown as TransferListEncoder),
+    (error) => isTxgridError(error, ErrorCode.BAD_REQUEST),
+  );
+}
+
 export async function checkScenarioState(api: TxgridApi): Promise<void> {
   const balances = (await api.lookupAccounts(["alice", "bob", "carol", "bank"])).map(
     (account) => account?.balance,

@@ -2,7 +2,12 @@
 // its inputs, and its results. Money is bigint everywhere; ids are 1 to 128 characters of
 // [A-Za-z0-9._:-]. Every call resolves with one result or record per input, in input order.
 import type { ResultCode } from "../engine/index.ts";
-import type { AccountRecord, AssetRecord, TransferRecord } from "../protocol/index.ts";
+import type {
+  AccountRecord,
+  AssetRecord,
+  TransferListEncoder,
+  TransferRecord,
+} from "../protocol/index.ts";
 
 export type { AccountRecord, AssetRecord, TransferRecord };
 
@@ -74,6 +79,8 @@ export interface TxgridApi {
     options?: CallOptions,
   ): Promise<OperationOutcome[]>;
   createTransfer(transfer: NewTransfer, options?: CallOptions): Promise<OperationOutcome>;
+  /** Transfers encoded as they were added to `list` (bulk loads); one frame, one outcome each. */
+  createTransferList(list: TransferListEncoder, options?: CallOptions): Promise<OperationOutcome[]>;
   /** Completes pending transfers: the reserved amount moves to the credit account. */
   postTransfers(ids: readonly string[], options?: CallOptions): Promise<OperationOutcome[]>;
   postTransfer(id: string, options?: CallOptions): Promise<OperationOutcome>;

@@ -5,6 +5,7 @@
 //        ──► gathered with the other calls of its kind made in this tick
 //   next tick ──► frames of up to BATCH_OPERATIONS_MAX operations ──► transport.send
 //   reply ──► every call gets its slice (outgoing.ts)
+//   createTransferList ──► a body encoded by the caller ──► its own frame, sent at once
 //
 // Guarantees:
 // - Concurrent calls of one kind made in the same tick (including those made from the
@@ -28,6 +29,7 @@ import {
   type Request,
   type RequestKind,
   type TransferCreate,
+  TransferListEncoder,
 } from "../protocol/index.ts";
 import { assert, ErrorCode, TxgridError, unreachable } from "../stdx/index.ts";
 import type {
@@ -203,6 +205,44 @@ export class ApiCore implements TxgridApi {
     return this.#one<OperationOutcome>(specs.assetsUpdate, update, options);
   }
 
+  /**
+   * The transfers of an encoder (TransferListEncoder, checked as they were added) in one
+   * frame of their own, with one outcome per transfer; the encoder may be reused as soon as
+   * this returns. For bulk loads: no object per transfer on the way out.
+   */
+  createTransferList(
+    list: TransferListEncoder,
+    options?: CallOptions,
+  ): Promise<OperationOutcome[]> {
+    let timeoutMs: number;
+    try {
+      if (!(list instanceof TransferListEncoder)) {
+        throw new TxgridError(ErrorCode.BAD_REQUEST, "list must be a TransferListEncoder");
+      }
+      timeoutMs =
+        options?.timeoutMs === undefined
+          ? this.#timeoutMs
+          : checkTimeoutMs(options.timeoutMs, "options.timeoutMs");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const count = list.count;
+    if (count === 0) return Promise.resolve([]);
+    const refusal = this.#refusal(count);
+    if (refusal !== null) return Promise.reject(refusal);
+    // Copied now: the caller refills the encoder while this frame waits or is resent.
+    const body = list.body().slice();
+    return new Promise<unknown>((resolve, reject) => {
+      const settlers = { resolve, reject, onSettled: this.#onSettled };
+      const call = new Call(MessageKind.CREATE_TRANSFERS, null, count, false, settlers);
+      this.#outstandingCalls++;
+      call.startTimer(timeoutMs);
+      const outgoing = new Outgoing(null, count, body);
+      outgoing.addPiece({ call, frameOffset: 0, callOffset: 0, count });
+      this.#transport.send(outgoing);
+    }) as Promise<OperationOutcome[]>;
+  }
+
   lookupAccounts(ids: readonly string[], options?: CallOptions) {
     return this.#many<AccountRecord | null>(specs.accountsLookup, ids, options);
   }
@@ -276,7 +316,7 @@ export class ApiCore implements TxgridApi {
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const settlers = { resolve, reject, onSettled: this.#onSettled };
-      const call = new Call(spec.kind, items, isSingle, settlers);
+      const call = new Call(spec.kind, items, items.length, isSingle, settlers);
       this.#outstandingCalls++;
       if (items.length === 0 && spec.kind !== MessageKind.PING) {
         call.complete([]);

@@ -82,9 +82,11 @@ export class Call {
   #parts: unknown[] | null = null;
   #piecesLeft = 0;
 
+  /** `items` null: the operations are already encoded (a transfer list of operationCount). */
   constructor(
     kind: RequestKind,
-    items: readonly unknown[],
+    items: readonly unknown[] | null,
+    operationCount: number,
     single: boolean,
     settlers: {
       readonly resolve: (value: unknown) => void;
@@ -93,8 +95,9 @@ export class Call {
     },
   ) {
     this.kind = kind;
+    assert(items === null || items.length === operationCount, "a call counts its items");
     this.items = items;
-    this.operationCount = items.length;
+    this.operationCount = operationCount;
     this.single = single;
     this.startedMs = kind === MessageKind.PING ? performance.now() : 0;
     this.#resolve = settlers.resolve;
@@ -174,9 +177,14 @@ function identity(entry: unknown): unknown {
   return entry;
 }
 
-/** One request frame and the pieces of calls it carries. */
+/**
+ * One request frame and the pieces of calls it carries: a request to encode, or a
+ * CREATE_TRANSFERS body encoded by the caller (TransferListEncoder, already checked).
+ */
 export class Outgoing {
-  readonly request: Request;
+  readonly kind: RequestKind;
+  readonly request: Request | null;
+  readonly transferList: Uint8Array | null;
   readonly operationCount: number;
   /** Safe to send again after a disconnect: the server dedupes it by id, or it only reads. */
   readonly retrySafe: boolean;
@@ -187,10 +195,18 @@ export class Outgoing {
   /** Times sent again because a replica was not (or no longer) the primary. */
   primaryRetries = 0;
 
-  constructor(request: Request, operationCount: number) {
+  /** `transferList`: a CREATE_TRANSFERS body of `operationCount` transfers, owned here. */
+  constructor(
+    request: Request | null,
+    operationCount: number,
+    transferList: Uint8Array | null = null,
+  ) {
+    assert((request === null) !== (transferList === null), "a request or an encoded list");
+    this.kind = request?.kind ?? MessageKind.CREATE_TRANSFERS;
     this.request = request;
+    this.transferList = transferList;
     this.operationCount = operationCount;
-    this.retrySafe = request.kind !== MessageKind.UPDATE_ASSETS;
+    this.retrySafe = this.kind !== MessageKind.UPDATE_ASSETS;
   }
 
   addPiece(piece: Piece): void {

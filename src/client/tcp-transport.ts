@@ -45,6 +45,7 @@ import {
   decodeReply,
   type ErrorReply,
   encodeFrame,
+  encodeTransferListFrame,
   type Frame,
   FrameDecoder,
   INFLIGHT_BYTES_PER_CONNECTION_MAX,
@@ -211,7 +212,10 @@ export class TcpTransport implements Transport {
     }
     const requestId = this.#nextRequestId++;
     try {
-      outgoing.bytes = encodeFrame(requestId, outgoing.request);
+      outgoing.bytes =
+        outgoing.request !== null
+          ? encodeFrame(requestId, outgoing.request)
+          : encodeTransferListFrame(requestId, must(outgoing.transferList, "a list"));
     } catch (error) {
       if (!isTxgridError(error)) throw error;
       outgoing.fail(error);
@@ -584,9 +588,8 @@ export class TcpTransport implements Transport {
 /** Why `reply` cannot answer `outgoing`, or null when it can. */
 function replyMismatch(outgoing: Outgoing, reply: Reply): string | null {
   if (reply.kind === MessageKind.ERROR) return null;
-  const expected = REPLY_KINDS[outgoing.request.kind];
-  if (reply.kind !== expected)
-    return `kind ${reply.kind} to a request of kind ${outgoing.request.kind}`;
+  const expected = REPLY_KINDS[outgoing.kind];
+  if (reply.kind !== expected) return `kind ${reply.kind} to a request of kind ${outgoing.kind}`;
   const count = operationCount(reply);
   if (count !== outgoing.operationCount) {
     return `${count} entries for ${outgoing.operationCount} operations`;

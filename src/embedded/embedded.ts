@@ -16,10 +16,10 @@ import {
   type Transport,
   type TxgridApi,
 } from "../client/index.ts";
-import { answerRead, isWriteRequest, submitWrite } from "../gateway/index.ts";
+import { answerRead, isWriteRequest, submitTransferList, submitWrite } from "../gateway/index.ts";
 import type { FsyncPolicy } from "../server/index.ts";
 import { Shard } from "../shard/index.ts";
-import { ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
+import { ErrorCode, isTxgridError, must, TxgridError } from "../stdx/index.ts";
 
 export interface OpenOptions extends ApiOptions {
   /** Data directory (log, snapshots); null keeps everything in memory. */
@@ -56,11 +56,23 @@ class ShardTransport implements Transport {
 
   send(outgoing: Outgoing): void {
     const request = outgoing.request;
+    if (request === null) {
+      this.#sendTransferList(outgoing, must(outgoing.transferList, "a request or a list"));
+      return;
+    }
     if (!isWriteRequest(request)) {
       outgoing.deliver(answerRead(this.#shard.engine, request));
       return;
     }
     submitWrite(this.#shard, request).then(
+      (reply) => outgoing.deliver(reply),
+      (error: unknown) => outgoing.fail(asTxgridError(error)),
+    );
+  }
+
+  /** An encoded transfer list goes the TCP server's way: commands straight from the bytes. */
+  #sendTransferList(outgoing: Outgoing, body: Uint8Array): void {
+    submitTransferList(this.#shard, body).then(
       (reply) => outgoing.deliver(reply),
       (error: unknown) => outgoing.fail(asTxgridError(error)),
     );

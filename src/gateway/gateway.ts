@@ -6,6 +6,9 @@
 //                     admitted: a full queue refuses the whole request with OVERLOADED)
 //                 ──► RESULTS, one OperationResult per operation, in request order
 //   read request  ──► answered from the applied state (no log), synchronously
+//   CREATE_TRANSFERS body (TCP) ──► engine commands straight from the bytes
+//                     (transferListCommands: no request object per frame, no TransferCreate
+//                     per transfer) ──► the same submitMany and RESULTS as above
 //
 // Guarantees: a write request becomes exactly one submitMany call (one frame, one
 // admission decision); operation i of the request is command i and result i. A refusal
@@ -18,6 +21,7 @@ import {
   type CreateAccountsRequest,
   type CreateAssetsRequest,
   type CreateTransfersRequest,
+  decodeTransferList,
   type LookupAccountsRequest,
   type LookupAssetsRequest,
   type LookupTransfersRequest,
@@ -28,6 +32,7 @@ import {
   type PostTransfersRequest,
   type Request,
   type ResultsReply,
+  type TransferMaker,
   type TransfersReply,
   type UpdateAssetsRequest,
   type VoidTransfersRequest,
@@ -68,6 +73,33 @@ export function isWriteRequest(request: Request): request is WriteRequest {
   }
 }
 
+/** The engine command of one transfer of CREATE_TRANSFERS. */
+const transferCommand: TransferMaker<Command> = (
+  id,
+  debitId,
+  creditId,
+  amount,
+  pending,
+  timeoutMs,
+) => ({
+  kind: "transfer.create",
+  id,
+  debitId,
+  creditId,
+  amount,
+  pending,
+  timeoutMs,
+  origin: "api",
+});
+
+/**
+ * The commands of a CREATE_TRANSFERS body, built straight from its bytes (no request object
+ * and no TransferCreate per transfer); throws the protocol's decoding errors.
+ */
+export function transferListCommands(body: Uint8Array): Command[] {
+  return decodeTransferList(body, transferCommand);
+}
+
 /** The engine command of every operation of `request`, in order. */
 export function requestCommands(request: WriteRequest): Command[] {
   switch (request.kind) {
@@ -80,16 +112,16 @@ export function requestCommands(request: WriteRequest): Command[] {
         nickname: account.nickname,
       }));
     case MessageKind.CREATE_TRANSFERS:
-      return request.transfers.map((transfer) => ({
-        kind: "transfer.create",
-        id: transfer.id,
-        debitId: transfer.debitId,
-        creditId: transfer.creditId,
-        amount: transfer.amount,
-        pending: transfer.pending,
-        timeoutMs: transfer.timeoutMs,
-        origin: "api",
-      }));
+      return request.transfers.map((transfer) =>
+        transferCommand(
+          transfer.id,
+          transfer.debitId,
+          transfer.creditId,
+          transfer.amount,
+          transfer.pending,
+          transfer.timeoutMs,
+        ),
+      );
     case MessageKind.POST_TRANSFERS:
       return request.ids.map((pendingId) => ({ kind: "transfer.post", pendingId }));
     case MessageKind.VOID_TRANSFERS:
@@ -115,6 +147,11 @@ export function requestCommands(request: WriteRequest): Command[] {
 export function resultsReply(request: WriteRequest, results: readonly CommandResult[]) {
   const withValue =
     request.kind === MessageKind.CREATE_ASSETS || request.kind === MessageKind.UPDATE_ASSETS;
+  return resultsOf(results, withValue);
+}
+
+/** RESULTS; `withValue` for assets (each result carries the row's value after it). */
+function resultsOf(results: readonly CommandResult[], withValue: boolean) {
   const replyResults: OperationResult[] = new Array(results.length);
   for (let index = 0; index < results.length; index++) {
     replyResults[index] = operationResult(results[index] as CommandResult, withValue);
@@ -127,6 +164,25 @@ export function submitWrite(shard: Shard, request: WriteRequest): Promise<Result
   return shard
     .submitMany(requestCommands(request))
     .then((results) => resultsReply(request, results));
+}
+
+/** Logs, applies and answers the commands of a CREATE_TRANSFERS (transferListCommands). */
+export function submitTransferCommands(
+  shard: Shard,
+  commands: readonly Command[],
+): Promise<ResultsReply> {
+  return shard.submitMany(commands).then((results) => resultsOf(results, false));
+}
+
+/** Like submitTransferCommands on the body's commands; a malformed body rejects (DECODE). */
+export function submitTransferList(shard: Shard, body: Uint8Array): Promise<ResultsReply> {
+  let commands: Command[];
+  try {
+    commands = transferListCommands(body);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return submitTransferCommands(shard, commands);
 }
 
 /** Answers a read request from the engine's applied state. */

@@ -9,7 +9,10 @@ export {
   type ReadRequest,
   requestCommands,
   resultsReply,
+  submitTransferCommands,
+  submitTransferList,
   submitWrite,
+  transferListCommands,
   type WriteRequest,
 } from "./gateway.ts";
 export { accountRecord, assetRecord, operationResult, transferRecord } from "./records.ts";

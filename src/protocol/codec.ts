@@ -533,18 +533,43 @@ export function encodeFrame(requestId: number, message: Message): Uint8Array {
     );
   }
   const writer = new FrameWriter(HEADER_BYTES + bodyBytes);
-  const view = writer.view;
-  view.setUint32(HeaderOffset.magic, MAGIC, true);
-  view.setUint16(HeaderOffset.version, PROTOCOL_VERSION, true);
-  view.setUint16(HeaderOffset.kind, message.kind, true);
-  view.setUint32(HeaderOffset.bodyBytes, bodyBytes, true);
-  view.setUint32(HeaderOffset.requestId, requestId % U32_SPLIT, true);
-  view.setUint32(HeaderOffset.requestId + 4, Math.floor(requestId / U32_SPLIT), true);
+  writeHeader(writer.view, message.kind, bodyBytes, requestId);
   writer.offset = HEADER_BYTES;
   writeBody(writer, message, errorText);
   assert(writer.offset === HEADER_BYTES + bodyBytes, "body written as measured");
-  view.setUint32(HeaderOffset.checksum, checksum(writer.bytes, CHECKSUM_START), true);
+  writer.view.setUint32(HeaderOffset.checksum, checksum(writer.bytes, CHECKSUM_START), true);
   return writer.bytes;
+}
+
+/** Every header field but the checksum, which covers the body and is written last. */
+function writeHeader(view: DataView, kind: MessageKind, bodyBytes: number, requestId: number) {
+  view.setUint32(HeaderOffset.magic, MAGIC, true);
+  view.setUint16(HeaderOffset.version, PROTOCOL_VERSION, true);
+  view.setUint16(HeaderOffset.kind, kind, true);
+  view.setUint32(HeaderOffset.bodyBytes, bodyBytes, true);
+  view.setUint32(HeaderOffset.requestId, requestId % U32_SPLIT, true);
+  view.setUint32(HeaderOffset.requestId + 4, Math.floor(requestId / U32_SPLIT), true);
+}
+
+/**
+ * A CREATE_TRANSFERS frame around a body written by TransferListEncoder (already checked
+ * field by field there); the body is copied, so its encoder may be reused at once.
+ */
+export function encodeTransferListFrame(requestId: number, body: Uint8Array): Uint8Array {
+  assert(Number.isSafeInteger(requestId) && requestId > 0, "a request id is a positive integer");
+  assert(body.length >= LIST_HEADER_BYTES, "a list body has its header");
+  if (body.length > BODY_BYTES_MAX) {
+    throw new TxgridError(
+      ErrorCode.LIMIT_EXCEEDED,
+      `a body of ${body.length} bytes exceeds BODY_BYTES_MAX (${BODY_BYTES_MAX})`,
+    );
+  }
+  const bytes = new Uint8Array(HEADER_BYTES + body.length);
+  const view = new DataView(bytes.buffer);
+  writeHeader(view, MessageKind.CREATE_TRANSFERS, body.length, requestId);
+  bytes.set(body, HEADER_BYTES);
+  view.setUint32(HeaderOffset.checksum, checksum(bytes, CHECKSUM_START), true);
+  return bytes;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -770,16 +795,59 @@ function readAccountCreate(reader: BodyReader): AccountCreate {
   return { id, balance, floor, nickname };
 }
 
-function readTransferCreate(reader: BodyReader): TransferCreate {
-  const flags = reader.flags(TransferCreateFlag.pending);
-  return {
-    id: reader.id(),
-    debitId: reader.id(),
-    creditId: reader.id(),
-    amount: reader.i64(),
-    pending: (flags & TransferCreateFlag.pending) !== 0,
-    timeoutMs: reader.u32(),
-  };
+/** Builds what a caller keeps of one transfer of a CREATE_TRANSFERS body. */
+export type TransferMaker<T> = (
+  id: string,
+  debitId: string,
+  creditId: string,
+  amount: bigint,
+  pending: boolean,
+  timeoutMs: number,
+) => T;
+
+function transferCreateOf(
+  id: string,
+  debitId: string,
+  creditId: string,
+  amount: bigint,
+  pending: boolean,
+  timeoutMs: number,
+): TransferCreate {
+  return { id, debitId, creditId, amount, pending, timeoutMs };
+}
+
+/**
+ * The transfers of a CREATE_TRANSFERS body, each built by `make` straight from the bytes (the
+ * TCP server builds engine commands without a TransferCreate in between). Checks exactly
+ * what decodeRequest checks, and throws the same errors.
+ */
+export function decodeTransferList<T>(body: Uint8Array, make: TransferMaker<T>): T[] {
+  const reader = new BodyReader(body);
+  const items = readTransferList(reader, make);
+  reader.finish();
+  return items;
+}
+
+function readTransferList<T>(reader: BodyReader, make: TransferMaker<T>): T[] {
+  const count = reader.count("transferCreate");
+  const items: T[] = new Array(count);
+  for (let index = 0; index < count; index++) {
+    const flags = reader.flags(TransferCreateFlag.pending);
+    const id = reader.id();
+    const debitId = reader.id();
+    const creditId = reader.id();
+    const amount = reader.i64();
+    const timeoutMs = reader.u32();
+    items[index] = make(
+      id,
+      debitId,
+      creditId,
+      amount,
+      (flags & TransferCreateFlag.pending) !== 0,
+      timeoutMs,
+    );
+  }
+  return items;
 }
 
 function readAssetCreate(reader: BodyReader): AssetCreate {
@@ -870,7 +938,7 @@ function readBody(kind: MessageKind, reader: BodyReader): Message {
     case MessageKind.CREATE_ACCOUNTS:
       return { kind, accounts: readList(reader, "accountCreate", readAccountCreate) };
     case MessageKind.CREATE_TRANSFERS:
-      return { kind, transfers: readList(reader, "transferCreate", readTransferCreate) };
+      return { kind, transfers: readTransferList(reader, transferCreateOf) };
     case MessageKind.POST_TRANSFERS:
     case MessageKind.VOID_TRANSFERS:
     case MessageKind.LOOKUP_ACCOUNTS:

@@ -7,10 +7,13 @@ export {
   decodeHeader,
   decodeReply,
   decodeRequest,
+  decodeTransferList,
   encodeFrame,
+  encodeTransferListFrame,
   type Frame,
   type FrameHeader,
   operationCount,
+  type TransferMaker,
   verifyChecksum,
 } from "./codec.ts";
 export { FrameDecoder } from "./frame-decoder.ts";
@@ -84,3 +87,4 @@ export type {
   UpdateAssetsRequest,
   VoidTransfersRequest,
 } from "./messages.ts";
+export { TransferListEncoder } from "./transfer-list.ts";

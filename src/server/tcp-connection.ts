@@ -25,7 +25,15 @@
 // Nothing here logs per request; counters are plain fields.
 import type { Socket } from "node:net";
 import { TCP_CLOSE_TIMEOUT_MS } from "../constants.ts";
-import { answerRead, isWriteRequest, submitWrite } from "../gateway/index.ts";
+import type { Command } from "../engine/index.ts";
+import {
+  answerRead,
+  isWriteRequest,
+  submitTransferCommands,
+  submitWrite,
+  transferListCommands,
+  type WriteRequest,
+} from "../gateway/index.ts";
 import {
   decodeRequest,
   encodeFrame,
@@ -184,19 +192,23 @@ export class TcpConnection {
 
   #onFrame(frame: Frame): void {
     this.#counters.framesReceived++;
-    let request: Request;
+    const requestId = frame.requestId;
+    // The hot request: its transfers become engine commands straight from the bytes.
+    const transfers = frame.kind === MessageKind.CREATE_TRANSFERS;
+    let request: Request | null = null;
+    let commands: Command[] | null = null;
     try {
-      request = decodeRequest(frame);
+      if (transfers) commands = transferListCommands(frame.body);
+      else request = decodeRequest(frame);
     } catch (error) {
-      this.#breakStream(frame.requestId, error);
+      this.#breakStream(requestId, error);
       return;
     }
-    const requestId = frame.requestId;
     if (this.#shuttingDown) {
       this.#sendError(requestId, ErrorCode.SHUTTING_DOWN, "the server is closing");
       return;
     }
-    if (!isWriteRequest(request)) {
+    if (request !== null && !isWriteRequest(request)) {
       this.#send(requestId, answerRead(this.#shard.engine, request));
       return;
     }
@@ -206,7 +218,11 @@ export class TcpConnection {
     const counters = this.#counters;
     counters.inflightRequestsPeak = Math.max(counters.inflightRequestsPeak, this.#inflightRequests);
     counters.inflightBytesPeak = Math.max(counters.inflightBytesPeak, this.#inflightBytes);
-    submitWrite(this.#shard, request).then(
+    const replied =
+      commands !== null
+        ? submitTransferCommands(this.#shard, commands)
+        : submitWrite(this.#shard, request as WriteRequest);
+    replied.then(
       (reply) => this.#answered(requestId, bytes, reply),
       (error: unknown) => this.#answered(requestId, bytes, refusal(error)),
     );
