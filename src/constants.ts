@@ -221,6 +221,8 @@ export const COORD_WATCH_RETRY_DELAY_MS_MAX = 1_000;
 export const COORD_WATCH_RESYNC_INTERVAL_MS = 5_000;
 /** Most live nodes a coordinator lists; more is an explicit error. */
 export const COORD_NODES_MAX = 1_024;
+/** Most node keys a listing reads: a node can hold keys of older sessions for up to a TTL. */
+export const COORD_NODE_KEYS_MAX = 4 * COORD_NODES_MAX;
 /** Largest JSON value of a node or role record, in bytes. */
 export const COORD_VALUE_BYTES_MAX = 64 * 1024;
 /** Most replicas (primary included) in one shard's role record. */

@@ -943,9 +943,20 @@ export class Replica implements ShardReplication {
     this.#evaluate();
   }
 
+  /**
+   * Publishes this node's NodeInfo when its lsn changed, and also whenever the live set does
+   * not show it although its lease is valid. That happens: a put under an older lease of this
+   * node (a join or publish it gave up on, served late by a slow or paused etcd) can land after
+   * the current session's put, and the older lease's expiry then deletes the key. Peers cannot
+   * address a node missing from the live set and a primary drops it from the epoch, so such a
+   * standby would receive nothing, its lsn would never change and it would stay invisible
+   * and stale for good (simulator seed 3 with etcd outages; the fault test's etcd pause).
+   */
   #publish(nowMs: number): void {
     const session = this.#session;
-    if (session === null || this.#publishedLsn === this.#lsnLast) return;
+    if (session === null) return;
+    const visible = this.#nodes.some((node) => node.nodeId === this.#options.nodeId);
+    if (this.#publishedLsn === this.#lsnLast && visible) return;
     if (nowMs - this.#publishMs < publishIntervalMs) return;
     this.#publishedLsn = this.#lsnLast;
     this.#publishMs = nowMs;

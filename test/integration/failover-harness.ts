@@ -287,7 +287,8 @@ export class FailoverCluster {
       if (original !== undefined && original.pid !== record.pid) await stopChildren([record]);
       else resumeQuietly(record.pid);
     }
-    await clusterDown(this.options.dir, { purge: true });
+    // TXGRID_FAILOVER_KEEP=1 keeps the cluster directory (node logs, data) for a post-mortem.
+    await clusterDown(this.options.dir, { purge: process.env.TXGRID_FAILOVER_KEEP !== "1" });
   }
 }
 
