@@ -32,6 +32,8 @@ export const WAL_RECORD_BYTES_MAX = 64 * 1024 * 1024;
 export const WAL_SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
 /** Take a snapshot after this many log bytes since the last one. */
 export const SNAPSHOT_INTERVAL_BYTES = 256 * 1024 * 1024;
+/** Smallest snapshot interval a node accepts (`--snapshot-interval-bytes`, tests and demos). */
+export const SNAPSHOT_INTERVAL_BYTES_MIN = 64 * 1024;
 
 /** Most pending (two-phase) transfers open at once; beyond it, new ones are refused. */
 export const PENDING_TRANSFERS_MAX = 1_000_000;

@@ -67,6 +67,8 @@ export interface ReplicaLog {
   reset(lsn: number, body: Uint8Array): Promise<void>;
   /** The applied state, for a standby that needs a snapshot. */
   snapshot(): { readonly lsn: number; readonly body: Uint8Array };
+  /** Lsn of the newest snapshot written: the log may no longer hold the entries up to it. */
+  lsnSnapshot(): number;
   /** Makes the epoch marks durable (before any entry they cover is). */
   saveMarks(marks: readonly EpochMark[]): Promise<void>;
   /** This replica became primary: it logs timeouts (ticks) again. */
@@ -120,6 +122,8 @@ interface Peer {
   lsnDurable: number;
   lsnSent: number;
   progressMs: number;
+  /** Lsn of the snapshot sent to this handshake (-1: none). */
+  snapshotLsn: number;
 }
 
 interface Waiter {
@@ -538,12 +542,20 @@ export class Replica implements ShardReplication {
       lsnDurable: Math.min(hello.lsnDurable, hello.lsnLast),
       lsnSent: hello.lsnLast,
       progressMs: this.#clock.monotonicNowMs(),
+      snapshotLsn: -1,
     };
     this.#peers.set(hello.from, peer);
     const mine = this.#marks.epochAt(hello.lsnLast, this.#lsnLast);
     const prefix = mine !== null && mine === hello.epochLast;
+    // Streaming serves what the log still holds: entries after the newest snapshot (and in
+    // the retained tail). A standby further behind gets a snapshot plus the log after it.
+    // A standby that was just reset to our snapshot streams on even if a newer snapshot was
+    // written meanwhile (else a short snapshot interval could reset it again and again).
+    const resetToOurs = existing !== undefined && existing.snapshotLsn === hello.lsnLast;
     const reachable =
-      hello.lsnLast === this.#lsnLast || this.#retainedIndex(hello.lsnLast + 1) >= 0;
+      hello.lsnLast === this.#lsnLast ||
+      (this.#retainedIndex(hello.lsnLast + 1) >= 0 &&
+        (hello.lsnLast >= log.lsnSnapshot() || resetToOurs));
     if (prefix && reachable) {
       this.#pump(peer, true);
       return;
@@ -557,6 +569,7 @@ export class Replica implements ShardReplication {
     }
     const snapshot = log.snapshot();
     peer.state = "snapshot-sent";
+    peer.snapshotLsn = snapshot.lsn;
     this.#send(peer.id, {
       kind: "snapshot",
       from: this.#options.nodeId,

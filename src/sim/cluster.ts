@@ -25,6 +25,7 @@ import {
   encodeReplicationFrame,
   Replica,
   type ReplicaEvent,
+  type ReplicaLog,
   type ReplicationMessage,
   type ReplicationMode,
   readEpochMarks,
@@ -234,7 +235,9 @@ class Simulation {
       walSegmentBytesMax: 16 * 1024,
       snapshotIntervalBytes: 32 * 1024,
     });
-    replica.attach(new ShardLog(shard, node.storage, dataDir));
+    const log = new ShardLog(shard, node.storage, dataDir);
+    // The legacy model streamed from the retained tail whatever the snapshots.
+    replica.attach(this.#options.legacy ? legacyLog(log) : log);
     node.replica = replica;
     node.shard = shard;
     node.checkedLsn = -1;
@@ -539,6 +542,20 @@ class Simulation {
       }
     }
   }
+}
+
+/** A log that reports no snapshot, so catch-up ignores snapshots as it once did. */
+function legacyLog(log: ReplicaLog): ReplicaLog {
+  return {
+    lsnLogged: () => log.lsnLogged(),
+    lsnDurable: () => log.lsnDurable(),
+    append: (lsn, payload) => log.append(lsn, payload),
+    reset: (lsn, body) => log.reset(lsn, body),
+    snapshot: () => log.snapshot(),
+    lsnSnapshot: () => 0,
+    saveMarks: (marks) => log.saveMarks(marks),
+    promoted: () => log.promoted(),
+  };
 }
 
 function linkKey(a: string, b: string): string {

@@ -16,7 +16,7 @@ const regressionSeeds = [68, 35];
  * 3 (received), 203 (durable): a late put under an older lease of a node moved its single
  *   node key onto that lease, whose expiry deleted it while the node's session was valid; the
  *   primary could no longer address the standby, it received nothing, never republished, and
- *   stayed behind for good (the real-process fault test's etcd pause, 1 run in about 5).
+ *   stayed behind for good.
  * 10 (received): the same lost key made a successor claim the next epoch while the old
  *   primary's lease was still valid (a second writable primary; fencing's step 3 assumes the
  *   key outlives the lease). Node keys are now per session (coord/records.ts, nodeKey). */

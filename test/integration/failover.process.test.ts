@@ -4,11 +4,12 @@
 // afterwards: requests that reached it during the pause are all refused), and a standby killed
 // and restarted (writes pause until the primary drops it from the epoch, then go on; it
 // catches up to the same state), and etcd itself paused past the lease TTL (nothing is
-// acknowledged without a valid lease; writes resume once etcd is back). Method: failover-harness.ts: `txgrid node`
+// acknowledged without a valid lease; writes resume once etcd is back), and a standby stopped
+// until the primary snapshotted past it, restarted: it catches up from snapshot + suffix. Method: failover-harness.ts: `txgrid node`
 // processes from clusterUp (etcd 127.0.0.1:9840, HTTP 9842-9844, TCP 9845-9847), 8 closed-loop
 // workers through one client given all three addresses; at the end every acknowledged id is
 // looked up on every replica (0 lost), money is conserved and digests are equal. Bounded:
-// about 40 s.
+// about 60 s.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +21,10 @@ import { pausePid, resumePid } from "../../src/cluster/index.ts";
 import { FailoverCluster } from "./failover-harness.ts";
 
 const leaseTtlMs = 2_000;
+/** Small, so that a primary writes a snapshot within seconds of load (phase 5). */
+const snapshotIntervalBytes = 256 * 1024;
+const resetLine = "state replaced by the primary's snapshot";
+const count = (text: string, what: string) => text.split(what).length - 1;
 /** TXGRID_FAILOVER_PORT_BASE moves every port (to run beside another checkout's tests). */
 const portBase = Number(process.env.TXGRID_FAILOVER_PORT_BASE ?? 9840);
 let cluster: FailoverCluster | null = null;
@@ -31,6 +36,7 @@ before(async () => {
     etcdPort: portBase,
     httpPortBase: portBase + 2,
     tcpPortBase: portBase + 5,
+    snapshotIntervalBytes,
   });
 });
 
@@ -144,6 +150,35 @@ test("faults on real processes lose no acknowledged transfer", { timeout: 150_00
   process.stdout.write(
     `# etcd SIGSTOP: every replica back in the epoch ${(performance.now() - etcdResumeMs).toFixed(0)} ms after SIGCONT (waited ${(performance.now() - fullEpochMs).toFixed(0)} ms)\n`,
   );
+
+  // 5. Snapshot catch-up: a standby stopped while the primary takes writes until it has
+  // written a snapshot past the standby's position (its log may no longer hold what the
+  // standby lacks); restarted, the standby is reset to a snapshot, streams the suffix and is
+  // re-added, while the load goes on.
+  const fifth = await c.role();
+  const sleeper = fifth.replicaIds.find((id) => id !== fifth.primaryId) as string;
+  const sleeperLsn = await c.logPosition(sleeper, "applied");
+  const resetsBefore = count(c.logText(sleeper), resetLine);
+  const sleeperKillMs = performance.now();
+  c.kill(sleeper);
+  await c.waitWritesResume(sleeperKillMs, 10_000);
+  for (;;) {
+    const primaryId = (await c.role()).primaryId;
+    if ((await c.logPosition(primaryId, "snapshot").catch(() => 0)) > sleeperLsn) break;
+    if (performance.now() - sleeperKillMs > 60_000) assert.fail("no snapshot past the standby");
+    await sleep(200);
+  }
+  const restartMs = performance.now();
+  await c.restart(sleeper);
+  await c.waitFullEpoch(30_000);
+  assert.ok(
+    count(c.logText(sleeper), resetLine) > resetsBefore,
+    "the restarted standby caught up from a snapshot",
+  );
+  process.stdout.write(
+    `# snapshot catch-up: stopped ${(restartMs - sleeperKillMs).toFixed(0)} ms at lsn ${sleeperLsn}, back in the epoch ${(performance.now() - restartMs).toFixed(0)} ms after restart\n`,
+  );
+  await sleep(500);
   await c.stopLoad();
 
   const report = await c.check(all);
