@@ -164,6 +164,14 @@ export class Replica implements ShardReplication {
   #actingSinceMs = 0;
   readonly #peers = new Map<string, Peer>();
   #joiningIds: readonly string[] = [];
+  /**
+   * Adds whose compare-and-swap failed with an unknown outcome (a timeout: etcd may still
+   * apply it late, e.g. after an outage). Such a joiner keeps counting for acknowledgements
+   * until a role of this epoch newer than the CAS's expected revision shows the outcome;
+   * otherwise entries acknowledged meanwhile could be missing on a replica that the late
+   * write made a member, and that could take over (simulator seed 267, durable; 78, received).
+   */
+  #uncertainJoins: { readonly id: string; readonly expectedRevision: number }[] = [];
   #waiters: Waiter[] = [];
   // The log as replication sees it (both roles):
   #lsnLast = 0;
@@ -403,6 +411,9 @@ export class Replica implements ShardReplication {
         this.#stepDown(`epoch ${role.epoch} belongs to ${role.primaryId}`, ErrorCode.NOT_PRIMARY);
       } else {
         this.#joiningIds = this.#joiningIds.filter((id) => !role.replicaIds.includes(id));
+        this.#uncertainJoins = this.#uncertainJoins.filter(
+          (join) => !role.replicaIds.includes(join.id) && role.revision <= join.expectedRevision,
+        );
         this.#advance();
       }
     }
@@ -480,6 +491,7 @@ export class Replica implements ShardReplication {
     this.#actingSinceMs = this.#clock.monotonicNowMs();
     this.#peers.clear();
     this.#joiningIds = [];
+    this.#uncertainJoins = [];
     this.#sync = null;
     const epoch = role.epoch;
     // Entries still on their way into the local log are part of it; the new epoch starts
@@ -507,6 +519,7 @@ export class Replica implements ShardReplication {
     this.#writable = false;
     this.#peers.clear();
     this.#joiningIds = [];
+    this.#uncertainJoins = [];
     const error = this.#unknownOutcome(`the primary stepped down: ${reason}`, code);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     this.#event({ kind: "stepped-down", epoch, reason });
@@ -608,7 +621,8 @@ export class Replica implements ShardReplication {
   #everyReplicaHas(lsn: number): boolean {
     const role = this.#role;
     if (role === null) return false;
-    for (const id of [...role.replicaIds, ...this.#joiningIds]) {
+    const uncertain = this.#uncertainJoins.map((join) => join.id);
+    for (const id of [...role.replicaIds, ...this.#joiningIds, ...uncertain]) {
       if (id === this.#options.nodeId) continue;
       const peer = this.#peers.get(id);
       if (peer === undefined || peer.state !== "stream" || this.#peerLsn(peer) < lsn) {
@@ -730,7 +744,13 @@ export class Replica implements ShardReplication {
     });
     let next: string[] | null = null;
     let joining: string[] = [];
-    if (gone.length > 0) {
+    if (this.#uncertainJoins.length > 0) {
+      // Settle the unknown outcome first: the same add again (or, once the joiner is gone,
+      // the same members again) moves the revision, so the late write can no longer land.
+      const id = (this.#uncertainJoins[0] as { id: string }).id;
+      next = live.has(id) ? [...new Set([...role.replicaIds, id])].sort() : [...role.replicaIds];
+      joining = live.has(id) ? [id] : [];
+    } else if (gone.length > 0) {
       next = role.replicaIds.filter((id) => !gone.includes(id));
     } else if (role.replicaIds.length < this.#options.replicaCount) {
       const ready = [...this.#peers.values()].find(
@@ -766,6 +786,9 @@ export class Replica implements ShardReplication {
         },
         (error: unknown) => {
           this.#casInFlight = false;
+          for (const id of this.#joiningIds) {
+            this.#uncertainJoins.push({ id, expectedRevision: role.revision });
+          }
           this.#joiningIds = [];
           this.#event({ kind: "error", context: "membership", error });
         },
