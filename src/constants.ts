@@ -32,6 +32,8 @@ export const WAL_RECORD_BYTES_MAX = 64 * 1024 * 1024;
 export const WAL_SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
 /** Take a snapshot after this many log bytes since the last one. */
 export const SNAPSHOT_INTERVAL_BYTES = 256 * 1024 * 1024;
+/** Smallest snapshot interval a node accepts (`--snapshot-interval-bytes`, tests and demos). */
+export const SNAPSHOT_INTERVAL_BYTES_MIN = 64 * 1024;
 
 /** Most pending (two-phase) transfers open at once; beyond it, new ones are refused. */
 export const PENDING_TRANSFERS_MAX = 1_000_000;
@@ -221,6 +223,8 @@ export const COORD_WATCH_RETRY_DELAY_MS_MAX = 1_000;
 export const COORD_WATCH_RESYNC_INTERVAL_MS = 5_000;
 /** Most live nodes a coordinator lists; more is an explicit error. */
 export const COORD_NODES_MAX = 1_024;
+/** Most node keys a listing reads: a node can hold keys of older sessions for up to a TTL. */
+export const COORD_NODE_KEYS_MAX = 4 * COORD_NODES_MAX;
 /** Largest JSON value of a node or role record, in bytes. */
 export const COORD_VALUE_BYTES_MAX = 64 * 1024;
 /** Most replicas (primary included) in one shard's role record. */

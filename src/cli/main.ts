@@ -9,6 +9,8 @@ import {
   LEASE_TTL_MS_MAX,
   LEASE_TTL_MS_MIN,
   REPLICAS_MAX,
+  SNAPSHOT_INTERVAL_BYTES,
+  SNAPSHOT_INTERVAL_BYTES_MIN,
   TCP_PORT_DEFAULT,
 } from "../constants.ts";
 import {
@@ -75,6 +77,10 @@ reads from its own applied state (it may lag by the batches still on their way).
   --fsync POLICY       always | batch | lazy (default batch), as for serve
   --lease-ttl-ms MS    etcd lease TTL (default ${LEASE_TTL_MS_DEFAULT}; ${LEASE_TTL_MS_MIN}..${LEASE_TTL_MS_MAX}); a
                        primary stops answering at its local lease deadline
+  --snapshot-interval-bytes N
+                       log bytes between snapshots (default ${SNAPSHOT_INTERVAL_BYTES}, at least
+                       ${SNAPSHOT_INTERVAL_BYTES_MIN}); a standby behind the primary's newest
+                       snapshot catches up from a snapshot plus the log after it
   --force              cold start without waiting for N live replicas (operator decision)
   --log-level LEVEL    as for serve
 `;
@@ -202,6 +208,7 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
     replication: { type: "string", default: "received" },
     fsync: { type: "string", default: "batch" },
     "lease-ttl-ms": { type: "string", default: String(LEASE_TTL_MS_DEFAULT) },
+    "snapshot-interval-bytes": { type: "string", default: String(SNAPSHOT_INTERVAL_BYTES) },
     force: { type: "boolean", default: false },
     "log-level": { type: "string" },
   });
@@ -225,6 +232,12 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
       logLevelText === undefined ? "TXGRID_LOG_LEVEL" : "--log-level",
     ),
     version: packageVersion(),
+    snapshotIntervalBytes: integerFlag(
+      values,
+      "snapshot-interval-bytes",
+      SNAPSHOT_INTERVAL_BYTES_MIN,
+      Number.MAX_SAFE_INTEGER,
+    ),
     cluster: {
       nodeId,
       etcdEndpoints: (stringFlag(values, "etcd") as string).split(",").filter((u) => u !== ""),

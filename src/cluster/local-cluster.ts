@@ -57,6 +57,8 @@ export interface ClusterUpOptions {
   readonly fsync?: string;
   readonly replication?: string;
   readonly leaseTtlMs?: number;
+  /** Passed to every node as --snapshot-interval-bytes when given. */
+  readonly snapshotIntervalBytes?: number;
   /** The command that runs a node (default: this node binary with bin/txgrid.js node). */
   readonly nodeCommand?: readonly string[];
 }
@@ -172,6 +174,9 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
         ...(options.fsync === undefined ? [] : ["--fsync", options.fsync]),
         ...(options.replication === undefined ? [] : ["--replication", options.replication]),
         ...(options.leaseTtlMs === undefined ? [] : ["--lease-ttl-ms", String(options.leaseTtlMs)]),
+        ...(options.snapshotIntervalBytes === undefined
+          ? []
+          : ["--snapshot-interval-bytes", String(options.snapshotIntervalBytes)]),
       ];
       const [command, ...prefixArgs] = options.nodeCommand ?? [process.execPath, binPath, "node"];
       const record = startDetached({

@@ -7,7 +7,8 @@
 //   for (const c of coordinatorContract(harness)) test(c.name, { timeout: c.timeoutMs }, c.run);
 //
 // What a passing implementation guarantees is what coordinator.ts promises: one winner per
-// compare-and-swap, epochs that never go back, node keys that vanish when their lease ends,
+// compare-and-swap, epochs that never go back, node keys that vanish when their lease ends
+// (and only then: one key per session),
 // a local deadline never later than the store's expiry, watches that deliver changes (also
 // after a store restart), and calls that fail with UNAVAILABLE instead of hanging while the
 // store does not answer.
@@ -158,6 +159,35 @@ export function coordinatorContract(harness: ContractHarness): ContractCase[] {
         (seen.at(-1) ?? []).every((n) => n.nodeId !== id),
       );
       unwatch();
+    },
+  );
+
+  add(
+    "an older session's late publish and end do not hide the node's current session",
+    30_000,
+    async () => {
+      // What a slow or paused store can do: a put the node sent under its older lease is
+      // served after its newer session's join. With one key per node, the older lease then
+      // owned the key and its end deleted it while the newer session was valid: peers could
+      // not address the node and a successor could claim while its lease was valid
+      // (simulator seeds 3, 10, 203).
+      const a = await open();
+      const b = await open();
+      const id = freshNodeId("sessions");
+      const older = await a.join(nodeInfo(id, 1), ttl);
+      const newer = await a.join(nodeInfo(id, 2), ttl);
+      await older.publish(nodeInfo(id, 1));
+      await older.close();
+      const listed = (await b.listNodes()).find((n) => n.nodeId === id);
+      assert.ok(listed !== undefined, "the newer session keeps the node live");
+      assert.ok(newer.deadlineMs() > clock.monotonicNowMs());
+      await newer.publish(nodeInfo(id, 3));
+      assert.equal((await b.listNodes()).find((n) => n.nodeId === id)?.shardLsns["0"], 3);
+      await newer.close();
+      assert.equal(
+        (await b.listNodes()).some((n) => n.nodeId === id),
+        false,
+      );
     },
   );
 

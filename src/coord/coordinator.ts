@@ -4,7 +4,8 @@
 // exact semantics: the etcd one (real processes) and the simulator's fake (seeded tests).
 //
 // Keys (prefix configurable, default "/txgrid"):
-//   {prefix}/nodes/{nodeId}          NodeInfo as JSON, attached to the node's lease
+//   {prefix}/nodes/{nodeId}/{lease}  NodeInfo as JSON, attached to that lease (one key per
+//                                    session: an older session's late put cannot touch it)
 //   {prefix}/shards/{shardId}/role   ShardRole as JSON (no lease: survives every node)
 //
 // Guarantees the callers rely on:

@@ -33,6 +33,7 @@ import {
 import {
   COORD_CALL_TIMEOUT_MS_DEFAULT,
   COORD_CALL_TIMEOUT_MS_MAX,
+  COORD_NODE_KEYS_MAX,
   COORD_NODES_MAX,
   COORD_PREFIX_DEFAULT,
   COORD_WATCH_RESYNC_INTERVAL_MS,
@@ -55,6 +56,7 @@ import {
   decodeRole,
   encodeNodeInfo,
   encodeRoleValue,
+  newestPerNode,
   nodeKey,
   nodesPrefix,
   roleKey,
@@ -148,7 +150,7 @@ export class EtcdCoordinator implements Coordinator {
     const session = new EtcdNodeSession(this, info.nodeId, leaseId, {
       ttlMs: Math.min(leaseTtlMs, grantedMs),
       deadlineMs: sentMs + Math.min(leaseTtlMs, grantedMs),
-      key: nodeKey(this.#prefix, info.nodeId),
+      key: nodeKey(this.#prefix, info.nodeId, leaseId),
       onClose: () => this.#sessions.delete(session),
     });
     try {
@@ -394,16 +396,21 @@ export class EtcdCoordinator implements Coordinator {
         {
           key: Buffer.from(prefix),
           range_end: prefixEnd(Buffer.from(prefix)),
-          limit: COORD_NODES_MAX + 1,
+          // A node may briefly hold a key of an older session too (records.ts, nodeKey).
+          limit: COORD_NODE_KEYS_MAX + 1,
         },
         options,
       ),
     );
-    if (response.kvs.length > COORD_NODES_MAX) {
+    const nodes = newestPerNode(
+      response.kvs.map((kv) => ({
+        info: decodeNodeInfo(kv.value.toString("utf8")),
+        revision: Number(kv.mod_revision),
+      })),
+    );
+    if (response.kvs.length > COORD_NODE_KEYS_MAX || nodes.length > COORD_NODES_MAX) {
       throw new TxgridError(ErrorCode.LIMIT_EXCEEDED, `more than ${COORD_NODES_MAX} live nodes`);
     }
-    const nodes = response.kvs.map((kv) => decodeNodeInfo(kv.value.toString("utf8")));
-    nodes.sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
     return { nodes, revision: revisionOf(response.header) };
   }
 

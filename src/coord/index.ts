@@ -30,6 +30,7 @@ export {
   decodeRole,
   encodeNodeInfo,
   encodeRoleValue,
+  newestPerNode,
   nodeKey,
   nodesPrefix,
   roleKey,

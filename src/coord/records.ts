@@ -28,8 +28,32 @@ export function nodesPrefix(prefix: string): string {
   return `${prefix}/nodes/`;
 }
 
-export function nodeKey(prefix: string, nodeId: string): string {
-  return `${nodesPrefix(prefix)}${nodeId}`;
+/**
+ * A node's key is per session (lease): `{prefix}/nodes/{nodeId}/{leaseId}`. A put under an
+ * older lease of the node (a join or publish it gave up on, served late by a slow etcd) then
+ * lands on that older session's own key, which goes with the older lease, and can never move
+ * or delete the current session's key: the current key disappears only when the current
+ * lease ends, which is what the fencing argument needs (docs/design/coordination.md).
+ */
+export function nodeKey(prefix: string, nodeId: string, leaseId: string): string {
+  return `${nodesPrefix(prefix)}${nodeId}/${leaseId}`;
+}
+
+/**
+ * One NodeInfo per node from the node keys of a range, each given with its mod revision: a
+ * node may briefly have a key of an older session as well; the newest write wins.
+ */
+export function newestPerNode(
+  entries: readonly { readonly info: NodeInfo; readonly revision: number }[],
+): NodeInfo[] {
+  const newest = new Map<string, { info: NodeInfo; revision: number }>();
+  for (const entry of entries) {
+    const seen = newest.get(entry.info.nodeId);
+    if (seen === undefined || entry.revision > seen.revision) newest.set(entry.info.nodeId, entry);
+  }
+  return [...newest.values()]
+    .map((entry) => entry.info)
+    .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
 }
 
 export function roleKey(prefix: string, shardId: number): string {

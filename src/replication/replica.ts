@@ -67,6 +67,8 @@ export interface ReplicaLog {
   reset(lsn: number, body: Uint8Array): Promise<void>;
   /** The applied state, for a standby that needs a snapshot. */
   snapshot(): { readonly lsn: number; readonly body: Uint8Array };
+  /** Lsn of the newest snapshot written: the log may no longer hold the entries up to it. */
+  lsnSnapshot(): number;
   /** Makes the epoch marks durable (before any entry they cover is). */
   saveMarks(marks: readonly EpochMark[]): Promise<void>;
   /** This replica became primary: it logs timeouts (ticks) again. */
@@ -120,6 +122,8 @@ interface Peer {
   lsnDurable: number;
   lsnSent: number;
   progressMs: number;
+  /** Lsn of the snapshot sent to this handshake (-1: none). */
+  snapshotLsn: number;
 }
 
 interface Waiter {
@@ -160,6 +164,14 @@ export class Replica implements ShardReplication {
   #actingSinceMs = 0;
   readonly #peers = new Map<string, Peer>();
   #joiningIds: readonly string[] = [];
+  /**
+   * Adds whose compare-and-swap failed with an unknown outcome (a timeout: etcd may still
+   * apply it late, e.g. after an outage). Such a joiner keeps counting for acknowledgements
+   * until a role of this epoch newer than the CAS's expected revision shows the outcome;
+   * otherwise entries acknowledged meanwhile could be missing on a replica that the late
+   * write made a member, and that could take over (simulator seed 267, durable; 78, received).
+   */
+  #uncertainJoins: { readonly id: string; readonly expectedRevision: number }[] = [];
   #waiters: Waiter[] = [];
   // The log as replication sees it (both roles):
   #lsnLast = 0;
@@ -399,6 +411,9 @@ export class Replica implements ShardReplication {
         this.#stepDown(`epoch ${role.epoch} belongs to ${role.primaryId}`, ErrorCode.NOT_PRIMARY);
       } else {
         this.#joiningIds = this.#joiningIds.filter((id) => !role.replicaIds.includes(id));
+        this.#uncertainJoins = this.#uncertainJoins.filter(
+          (join) => !role.replicaIds.includes(join.id) && role.revision <= join.expectedRevision,
+        );
         this.#advance();
       }
     }
@@ -476,6 +491,7 @@ export class Replica implements ShardReplication {
     this.#actingSinceMs = this.#clock.monotonicNowMs();
     this.#peers.clear();
     this.#joiningIds = [];
+    this.#uncertainJoins = [];
     this.#sync = null;
     const epoch = role.epoch;
     // Entries still on their way into the local log are part of it; the new epoch starts
@@ -503,6 +519,7 @@ export class Replica implements ShardReplication {
     this.#writable = false;
     this.#peers.clear();
     this.#joiningIds = [];
+    this.#uncertainJoins = [];
     const error = this.#unknownOutcome(`the primary stepped down: ${reason}`, code);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     this.#event({ kind: "stepped-down", epoch, reason });
@@ -538,12 +555,20 @@ export class Replica implements ShardReplication {
       lsnDurable: Math.min(hello.lsnDurable, hello.lsnLast),
       lsnSent: hello.lsnLast,
       progressMs: this.#clock.monotonicNowMs(),
+      snapshotLsn: -1,
     };
     this.#peers.set(hello.from, peer);
     const mine = this.#marks.epochAt(hello.lsnLast, this.#lsnLast);
     const prefix = mine !== null && mine === hello.epochLast;
+    // Streaming serves what the log still holds: entries after the newest snapshot (and in
+    // the retained tail). A standby further behind gets a snapshot plus the log after it.
+    // A standby that was just reset to our snapshot streams on even if a newer snapshot was
+    // written meanwhile (else a short snapshot interval could reset it again and again).
+    const resetToOurs = existing !== undefined && existing.snapshotLsn === hello.lsnLast;
     const reachable =
-      hello.lsnLast === this.#lsnLast || this.#retainedIndex(hello.lsnLast + 1) >= 0;
+      hello.lsnLast === this.#lsnLast ||
+      (this.#retainedIndex(hello.lsnLast + 1) >= 0 &&
+        (hello.lsnLast >= log.lsnSnapshot() || resetToOurs));
     if (prefix && reachable) {
       this.#pump(peer, true);
       return;
@@ -557,6 +582,7 @@ export class Replica implements ShardReplication {
     }
     const snapshot = log.snapshot();
     peer.state = "snapshot-sent";
+    peer.snapshotLsn = snapshot.lsn;
     this.#send(peer.id, {
       kind: "snapshot",
       from: this.#options.nodeId,
@@ -595,7 +621,8 @@ export class Replica implements ShardReplication {
   #everyReplicaHas(lsn: number): boolean {
     const role = this.#role;
     if (role === null) return false;
-    for (const id of [...role.replicaIds, ...this.#joiningIds]) {
+    const uncertain = this.#uncertainJoins.map((join) => join.id);
+    for (const id of [...role.replicaIds, ...this.#joiningIds, ...uncertain]) {
       if (id === this.#options.nodeId) continue;
       const peer = this.#peers.get(id);
       if (peer === undefined || peer.state !== "stream" || this.#peerLsn(peer) < lsn) {
@@ -717,7 +744,13 @@ export class Replica implements ShardReplication {
     });
     let next: string[] | null = null;
     let joining: string[] = [];
-    if (gone.length > 0) {
+    if (this.#uncertainJoins.length > 0) {
+      // Settle the unknown outcome first: the same add again (or, once the joiner is gone,
+      // the same members again) moves the revision, so the late write can no longer land.
+      const id = (this.#uncertainJoins[0] as { id: string }).id;
+      next = live.has(id) ? [...new Set([...role.replicaIds, id])].sort() : [...role.replicaIds];
+      joining = live.has(id) ? [id] : [];
+    } else if (gone.length > 0) {
       next = role.replicaIds.filter((id) => !gone.includes(id));
     } else if (role.replicaIds.length < this.#options.replicaCount) {
       const ready = [...this.#peers.values()].find(
@@ -753,6 +786,9 @@ export class Replica implements ShardReplication {
         },
         (error: unknown) => {
           this.#casInFlight = false;
+          for (const id of this.#joiningIds) {
+            this.#uncertainJoins.push({ id, expectedRevision: role.revision });
+          }
           this.#joiningIds = [];
           this.#event({ kind: "error", context: "membership", error });
         },
@@ -943,9 +979,20 @@ export class Replica implements ShardReplication {
     this.#evaluate();
   }
 
+  /**
+   * Publishes this node's NodeInfo when its lsn changed, and also whenever the live set does
+   * not show it although its lease is valid. That happens: a put under an older lease of this
+   * node (a join or publish it gave up on, served late by a slow or paused etcd) can land after
+   * the current session's put, and the older lease's expiry then deletes the key. Peers cannot
+   * address a node missing from the live set and a primary drops it from the epoch, so such a
+   * standby would receive nothing, its lsn would never change and it would stay invisible
+   * and stale for good (simulator seed 3 with etcd outages; the fault test's etcd pause).
+   */
   #publish(nowMs: number): void {
     const session = this.#session;
-    if (session === null || this.#publishedLsn === this.#lsnLast) return;
+    if (session === null) return;
+    const visible = this.#nodes.some((node) => node.nodeId === this.#options.nodeId);
+    if (this.#publishedLsn === this.#lsnLast && visible) return;
     if (nowMs - this.#publishMs < publishIntervalMs) return;
     this.#publishedLsn = this.#lsnLast;
     this.#publishMs = nowMs;

@@ -88,6 +88,10 @@ export class ShardLog implements ReplicaLog {
     return this.#saving;
   }
 
+  lsnSnapshot(): number {
+    return this.#shard.status().snapshotLsn;
+  }
+
   promoted(): void {
     this.#shard.resumeTicks();
   }

@@ -47,6 +47,8 @@ export interface ServerOptions {
   readonly version?: string;
   /** Run as a replica of a replicated shard (needs fixed, non-zero port and tcpPort). */
   readonly cluster?: ReplicaNodeOptions;
+  /** Log bytes between snapshots (default SNAPSHOT_INTERVAL_BYTES). */
+  readonly snapshotIntervalBytes?: number;
 }
 
 export interface RunningServer {
@@ -109,6 +111,9 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
       fsyncPolicy: options.fsyncPolicy,
       storage,
       ...(replicaNode === null ? {} : { replication: replicaNode.replica }),
+      ...(options.snapshotIntervalBytes === undefined
+        ? {}
+        : { snapshotIntervalBytes: options.snapshotIntervalBytes }),
       onEvent: (event) => {
         metrics.observeShardEvent(event);
         logShardEvent(logger, event, () => setImmediate(() => process.exit(1)));

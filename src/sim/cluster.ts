@@ -5,6 +5,7 @@
 //
 // Injected: message loss, delay and reordering (random delays), duplication; partitions
 // between two nodes and between a node and etcd (so its lease expires while it still runs);
+// etcd paused for everyone for longer than a lease (requests sent meanwhile served late);
 // crashes (MemoryStorage's crash model: "random" under replication=durable, "keep" - a
 // process crash, the OS keeps its writes - under received) and restarts.
 // Checked after every event (docs/architecture.md's invariants):
@@ -24,6 +25,7 @@ import {
   encodeReplicationFrame,
   Replica,
   type ReplicaEvent,
+  type ReplicaLog,
   type ReplicationMessage,
   type ReplicationMode,
   readEpochMarks,
@@ -40,6 +42,14 @@ export interface SimOptions {
   readonly mode?: ReplicationMode;
   readonly durationMs?: number;
   readonly faults?: boolean;
+  /**
+   * Replays the models of the seeds kept before 2026-11-23 (false by default): no whole-etcd
+   * outages, leases expire the instant their TTL ends, requests are served in arrival order,
+   * and a node sends to any peer. Without it: etcd outages are injected, etcd's lessor and its
+   * unordered service after a pause are modelled (fake-coordinator.ts), and a node sends only
+   * to peers in its own view of the live nodes, as TcpReplicaNetwork resolves addresses.
+   */
+  readonly legacy?: boolean;
   /** Receives one line per replica event, fault and acknowledgement (replaying a seed). */
   readonly trace?: (line: string) => void;
 }
@@ -71,6 +81,8 @@ interface SimNode {
   replica: Replica | null;
   shard: Shard | null;
   checkedLsn: number;
+  /** The live nodes as this node's own watch shows them (it can address only these). */
+  knownIds: ReadonlySet<string>;
 }
 
 interface Ack {
@@ -114,13 +126,17 @@ class Simulation {
       mode: options.mode ?? "durable",
       durationMs: options.durationMs ?? 20_000,
       faults: options.faults ?? true,
+      legacy: options.legacy ?? false,
       trace: options.trace ?? (() => undefined),
     };
     this.#prng = new Prng(options.seed);
     const trace = options.trace;
     this.#trace =
       trace === undefined ? null : (line) => trace(`${this.#scheduler.monotonicNowMs()} ${line}`);
-    this.#etcd = new FakeEtcd(this.#scheduler);
+    this.#etcd = new FakeEtcd(
+      this.#scheduler,
+      this.#options.legacy ? {} : { lessor: "etcd", prng: new Prng(options.seed * 7919 + 1) },
+    );
     for (let index = 1; index <= this.#options.replicaCount; index++) {
       this.#nodes.push({
         id: `n${index}`,
@@ -130,6 +146,7 @@ class Simulation {
         replica: null,
         shard: null,
         checkedLsn: -1,
+        knownIds: new Set(),
       });
     }
   }
@@ -180,6 +197,12 @@ class Simulation {
     const client = this.#etcd.client(node.id);
     this.#clients.set(node.id, client);
     if (this.#partitions.has(`${node.id}|etcd`)) client.setConnected(false);
+    node.knownIds = new Set();
+    if (!this.#options.legacy) {
+      client.watchNodes((nodes) => {
+        if (node.life === life) node.knownIds = new Set(nodes.map((info) => info.nodeId));
+      });
+    }
     const replica = new Replica({
       nodeId: node.id,
       shardId,
@@ -212,7 +235,9 @@ class Simulation {
       walSegmentBytesMax: 16 * 1024,
       snapshotIntervalBytes: 32 * 1024,
     });
-    replica.attach(new ShardLog(shard, node.storage, dataDir));
+    const log = new ShardLog(shard, node.storage, dataDir);
+    // The legacy model streamed from the retained tail whatever the snapshots.
+    replica.attach(this.#options.legacy ? legacyLog(log) : log);
     node.replica = replica;
     node.shard = shard;
     node.checkedLsn = -1;
@@ -236,6 +261,8 @@ class Simulation {
   #send(from: string, life: number, to: string, message: ReplicationMessage): void {
     const sender = this.#nodes.find((node) => node.id === from);
     if (sender === undefined || sender.life !== life || !sender.up) return;
+    // A real node resolves a peer's address from its own view of the live nodes.
+    if (!this.#options.legacy && !sender.knownIds.has(to)) return;
     if (this.#partitions.has(linkKey(from, to))) return;
     if (this.#prng.chance(this.#lossRate)) return;
     const frame = encodeReplicationFrame(message);
@@ -289,6 +316,16 @@ class Simulation {
     } else if (choice < 9) {
       this.#lossRate = prng.chance(0.5) ? 0 : prng.nextInt(30) / 100;
       this.#dupRate = prng.chance(0.5) ? 0 : prng.nextInt(20) / 100;
+    } else if (!this.#options.legacy && !this.#etcd.paused) {
+      // etcd stops for everyone for longer than a lease (a SIGSTOPped etcd): every lease
+      // runs out, requests sent meanwhile are served late, then all nodes join again.
+      const outageMs = Math.floor(leaseTtlMs * 1.2) + prng.nextInt(2 * leaseTtlMs);
+      this.#trace?.(`etcd paused for ${outageMs} ms`);
+      this.#etcd.pause();
+      this.#scheduler.at(outageMs, () => {
+        this.#trace?.("etcd resumed");
+        this.#etcd.resume();
+      });
     }
     this.#scheduler.at(200 + prng.nextInt(800), () => this.#nemesis());
   }
@@ -297,6 +334,7 @@ class Simulation {
     this.#partitions.clear();
     this.#lossRate = 0;
     this.#dupRate = 0;
+    this.#etcd.resume();
     for (const client of this.#clients.values()) client.setConnected(true);
   }
 
@@ -446,7 +484,14 @@ class Simulation {
     const lsn = primary.shard?.engine.lsn ?? 0;
     for (const node of this.#nodes) {
       if ((node.shard?.engine.lsn ?? -1) !== lsn) {
-        this.#fail(`${node.id} did not catch up: lsn ${node.shard?.engine.lsn} of ${lsn}`);
+        const live = this.#etcd
+          .liveNodes()
+          .map((info) => info.nodeId)
+          .join(",");
+        this.#fail(
+          `${node.id} did not catch up: lsn ${node.shard?.engine.lsn} of ${lsn} (live in etcd: ` +
+            `${live}; ${primary.id} can address: ${[...primary.knownIds].join(",")})`,
+        );
       }
       this.#checkAcks(node);
     }
@@ -497,6 +542,20 @@ class Simulation {
       }
     }
   }
+}
+
+/** A log that reports no snapshot, so catch-up ignores snapshots as it once did. */
+function legacyLog(log: ReplicaLog): ReplicaLog {
+  return {
+    lsnLogged: () => log.lsnLogged(),
+    lsnDurable: () => log.lsnDurable(),
+    append: (lsn, payload) => log.append(lsn, payload),
+    reset: (lsn, body) => log.reset(lsn, body),
+    snapshot: () => log.snapshot(),
+    lsnSnapshot: () => 0,
+    saveMarks: (marks) => log.saveMarks(marks),
+    promoted: () => log.promoted(),
+  };
 }
 
 function linkKey(a: string, b: string): string {

@@ -5,6 +5,17 @@
 // be cut off (a partition between that node and etcd): calls then fail after a timeout, watch
 // events wait until the link heals (etcd resumes a watch from its revision), keepalives fail.
 //
+// etcd itself can be paused (an outage for every node, as a SIGSTOPped etcd): requests that
+// arrive meanwhile wait, their callers time out, and at resume etcd still serves them (late: a
+// timed-out put or compare-and-swap may be applied after all); watches deliver again at resume.
+//
+// With `lessor: "etcd"` leases end as in etcd's lessor: a lease past its TTL is revoked (its
+// keys deleted) only by a check every LESSOR_CHECK_MS; until then a put may still attach a key
+// to it, and a keepalive for it fails. Requests that waited through a pause are served in a
+// seeded order, not their arrival order (etcd serves concurrent gRPC calls in any order). The
+// default ("instant") expires a lease the moment its TTL ends and keeps arrival order: the
+// model the regression seeds found before these were added replay with.
+//
 // The session's deadline follows the contract (coord/coordinator.ts): the time the last
 // successful keepalive was SENT plus the TTL. The server extends a lease when the keepalive
 // ARRIVES, so it always expires later than the node's own deadline.
@@ -15,8 +26,8 @@ import type {
   ShardRole,
   ShardRoleValue,
 } from "../coord/index.ts";
-import { checkLeaseTtlMs, encodeNodeInfo, encodeRoleValue } from "../coord/index.ts";
-import { ErrorCode, TxgridError } from "../stdx/index.ts";
+import { checkLeaseTtlMs, encodeNodeInfo, encodeRoleValue, newestPerNode } from "../coord/index.ts";
+import { ErrorCode, type Prng, TxgridError } from "../stdx/index.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 interface Lease {
@@ -29,24 +40,53 @@ interface Lease {
 interface NodeKey {
   info: NodeInfo;
   readonly leaseId: number;
+  /** Revision of the last put (the newest key of a node wins, as in the etcd listing). */
+  revision: number;
 }
 
 const rpcDelayMs = 2;
 const rpcTimeoutMs = 500;
+/** How often etcd's lessor looks for leases past their TTL (etcd: every 500 ms). */
+const LESSOR_CHECK_MS = 500;
+
+export interface FakeEtcdOptions {
+  /** "etcd": revocation by a periodic check, pauses end in a seeded order (needs prng). */
+  readonly lessor?: "instant" | "etcd";
+  readonly prng?: Prng;
+}
 
 export class FakeEtcd {
   readonly #scheduler: Scheduler;
   #revision = 0;
   #leaseIdNext = 1;
   readonly #leases = new Map<number, Lease>();
+  /** Node keys by "nodeId/leaseId": one per session, as coord/records.ts's nodeKey. */
   readonly #nodes = new Map<string, NodeKey>();
   readonly #roles = new Map<number, ShardRole>();
   readonly #clients = new Set<FakeCoordinatorClient>();
+  /** Requests that arrived while etcd was paused, served in order at resume. */
+  #queued: (() => void)[] | null = null;
   /** Every role value ever written, by epoch (the checker's record of who owned an epoch). */
   readonly rolesByEpoch = new Map<number, ShardRole[]>();
 
-  constructor(scheduler: Scheduler) {
+  readonly #lessorLikeEtcd: boolean;
+  readonly #prng: Prng | null;
+
+  constructor(scheduler: Scheduler, options: FakeEtcdOptions = {}) {
     this.#scheduler = scheduler;
+    this.#lessorLikeEtcd = options.lessor === "etcd";
+    this.#prng = options.prng ?? null;
+    if (this.#lessorLikeEtcd) {
+      if (this.#prng === null) throw new TypeError("the etcd lessor model needs a prng");
+      this.#scheduleLessorCheck();
+    }
+  }
+
+  #scheduleLessorCheck(): void {
+    this.#scheduler.at(LESSOR_CHECK_MS, () => {
+      if (this.#queued === null) this.#revokeExpired();
+      this.#scheduleLessorCheck();
+    });
   }
 
   get scheduler(): Scheduler {
@@ -59,15 +99,46 @@ export class FakeEtcd {
     return client;
   }
 
+  get paused(): boolean {
+    return this.#queued !== null;
+  }
+
+  /** etcd stops answering anyone (SIGSTOP): requests queue, watches deliver nothing. */
+  pause(): void {
+    this.#queued ??= [];
+  }
+
+  /** etcd runs again: expired leases go first, then queued requests, then watch deliveries. */
+  resume(): void {
+    const queued = this.#queued;
+    if (queued === null) return;
+    this.#queued = null;
+    if (this.#prng !== null && this.#lessorLikeEtcd) {
+      // Requests that waited are served in any order (Fisher-Yates with the run's prng).
+      for (let index = queued.length - 1; index > 0; index--) {
+        const other = this.#prng.nextInt(index + 1);
+        [queued[index], queued[other]] = [queued[other] as () => void, queued[index] as () => void];
+      }
+    } else {
+      this.#expire();
+    }
+    for (const serve of queued) serve();
+    for (const client of this.#clients) client.resumed();
+  }
+
+  /** Runs `serve` now, or at resume while paused. */
+  arrive(serve: () => void): void {
+    if (this.#queued === null) serve();
+    else this.#queued.push(serve);
+  }
+
   role(shardId: number): ShardRole | null {
     return this.#roles.get(shardId) ?? null;
   }
 
   liveNodes(): NodeInfo[] {
     this.#expire();
-    return [...this.#nodes.values()]
-      .map((key) => key.info)
-      .sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+    return newestPerNode([...this.#nodes.values()]);
   }
 
   // ---- server side (called when an RPC arrives) ----
@@ -76,7 +147,7 @@ export class FakeEtcd {
     const lease = { id: this.#leaseIdNext++, ttlMs, expiresAtMs: 0, revoked: false };
     lease.expiresAtMs = this.#scheduler.monotonicNowMs() + ttlMs;
     this.#leases.set(lease.id, lease);
-    this.#scheduler.at(ttlMs, () => this.#expire());
+    if (!this.#lessorLikeEtcd) this.#scheduler.at(ttlMs, () => this.#expire());
     return lease;
   }
 
@@ -85,22 +156,24 @@ export class FakeEtcd {
     this.#expire();
     const lease = this.#leases.get(leaseId);
     if (lease === undefined || lease.revoked) return false;
+    // etcd does not renew a lease past its TTL (it waits for the revocation, then fails).
+    if (lease.expiresAtMs <= this.#scheduler.monotonicNowMs()) return false;
     lease.expiresAtMs = this.#scheduler.monotonicNowMs() + lease.ttlMs;
-    this.#scheduler.at(lease.ttlMs, () => this.#expire());
+    if (!this.#lessorLikeEtcd) this.#scheduler.at(lease.ttlMs, () => this.#expire());
     return true;
   }
 
   revoke(leaseId: number): void {
     const lease = this.#leases.get(leaseId);
     if (lease !== undefined) lease.revoked = true;
-    this.#expire();
+    this.#revokeExpired(!this.#lessorLikeEtcd);
   }
 
   putNode(info: NodeInfo, leaseId: number): boolean {
     this.#expire();
     if (!this.#leases.has(leaseId)) return false;
     this.#revision++;
-    this.#nodes.set(info.nodeId, { info, leaseId });
+    this.#nodes.set(`${info.nodeId}/${leaseId}`, { info, leaseId, revision: this.#revision });
     this.#notifyNodes();
     return true;
   }
@@ -118,15 +191,21 @@ export class FakeEtcd {
     return role;
   }
 
+  /** Ends leases past their TTL now (instant model); the etcd model waits for its check. */
   #expire(): void {
+    if (!this.#lessorLikeEtcd) this.#revokeExpired();
+  }
+
+  /** Deletes revoked leases (and, with `expired`, those past their TTL) with their keys. */
+  #revokeExpired(expired = true): void {
     const nowMs = this.#scheduler.monotonicNowMs();
     let changed = false;
     for (const lease of [...this.#leases.values()]) {
-      if (!lease.revoked && lease.expiresAtMs > nowMs) continue;
+      if (!lease.revoked && (!expired || lease.expiresAtMs > nowMs)) continue;
       this.#leases.delete(lease.id);
-      for (const [nodeId, key] of this.#nodes) {
+      for (const [name, key] of this.#nodes) {
         if (key.leaseId !== lease.id) continue;
-        this.#nodes.delete(nodeId);
+        this.#nodes.delete(name);
         this.#revision++;
         changed = true;
       }
@@ -165,10 +244,13 @@ export class FakeCoordinatorClient implements Coordinator {
   setConnected(connected: boolean): void {
     const healed = connected && !this.#connected;
     this.#connected = connected;
-    if (healed) {
-      for (const watcher of this.#roleWatchers) this.#deliverRole(watcher);
-      for (const callback of this.#nodeWatchers) this.#deliverNodes(callback);
-    }
+    if (healed) this.resumed();
+  }
+
+  /** Watches deliver the current values again (the link healed, or etcd resumed). */
+  resumed(): void {
+    for (const watcher of this.#roleWatchers) this.#deliverRole(watcher);
+    for (const callback of this.#nodeWatchers) this.#deliverNodes(callback);
   }
 
   /** The node died: nothing it asked for comes back, and it gets no more events. */
@@ -195,11 +277,23 @@ export class FakeCoordinatorClient implements Coordinator {
           );
           return;
         }
-        const result = serve();
-        scheduler.at(rpcDelayMs, () => {
-          if (this.#closed) return;
-          if (this.#connected) resolve(result);
-          else reject(new TxgridError(ErrorCode.UNAVAILABLE, "etcd answer lost"));
+        let answered = false;
+        if (this.#etcd.paused) {
+          // The caller gives up after its timeout; etcd serves the request at resume anyway.
+          scheduler.at(rpcTimeoutMs, () => {
+            if (answered) return;
+            answered = true;
+            reject(new TxgridError(ErrorCode.UNAVAILABLE, "etcd did not answer in time"));
+          });
+        }
+        this.#etcd.arrive(() => {
+          const result = serve();
+          scheduler.at(rpcDelayMs, () => {
+            if (this.#closed || answered) return;
+            answered = true;
+            if (this.#connected) resolve(result);
+            else reject(new TxgridError(ErrorCode.UNAVAILABLE, "etcd answer lost"));
+          });
         });
       });
     });
@@ -281,18 +375,21 @@ export class FakeCoordinatorClient implements Coordinator {
   }
 
   #deliverRole(watcher: { shardId: number; callback: (role: ShardRole | null) => void }): void {
-    if (!this.#connected || this.#closed) return; // delivered again when the link heals
+    // Delivered again when the link heals or etcd resumes.
+    if (!this.#connected || this.#closed || this.#etcd.paused) return;
     this.#etcd.scheduler.at(rpcDelayMs, () => {
-      if (this.#roleWatchers.has(watcher) && this.#connected) {
+      if (this.#roleWatchers.has(watcher) && this.#connected && !this.#etcd.paused) {
         watcher.callback(this.#etcd.role(watcher.shardId));
       }
     });
   }
 
   #deliverNodes(callback: (nodes: readonly NodeInfo[]) => void): void {
-    if (!this.#connected || this.#closed) return;
+    if (!this.#connected || this.#closed || this.#etcd.paused) return;
     this.#etcd.scheduler.at(rpcDelayMs, () => {
-      if (this.#nodeWatchers.has(callback) && this.#connected) callback(this.#etcd.liveNodes());
+      if (this.#nodeWatchers.has(callback) && this.#connected && !this.#etcd.paused) {
+        callback(this.#etcd.liveNodes());
+      }
     });
   }
 

@@ -1,4 +1,5 @@
-// `node dist/src/sim/main.js [--seeds N] [--seed S] [--mode durable|received] [--replicas N]`:
+// `node dist/src/sim/main.js [--seeds N] [--seed S] [--mode durable|received] [--replicas N]
+// [--legacy]` (the last replays seeds kept before etcd outages and etcd's lessor were modelled):
 // runs simulator seeds (S, S+1, ... for --seeds N; default S = 1, N = 20), prints one line
 // per failing seed with the command that replays it, and exits 1 if any failed.
 import { runSeed } from "./cluster.ts";
@@ -13,6 +14,7 @@ export async function simMain(argv: readonly string[]): Promise<number> {
   const seedCount = Number(flag(argv, "--seeds") ?? (flag(argv, "--seed") === undefined ? 20 : 1));
   const mode = flag(argv, "--mode") === "received" ? "received" : "durable";
   const replicaCount = Number(flag(argv, "--replicas") ?? 3);
+  const legacy = argv.includes("--legacy");
   let failed = 0;
   let acknowledged = 0;
   for (let seed = seedFirst; seed < seedFirst + seedCount; seed++) {
@@ -23,6 +25,7 @@ export async function simMain(argv: readonly string[]): Promise<number> {
       seed,
       mode,
       replicaCount,
+      legacy,
       ...(trace === undefined ? {} : { trace }),
     });
     acknowledged += report.acknowledged;
@@ -30,7 +33,7 @@ export async function simMain(argv: readonly string[]): Promise<number> {
       failed++;
       process.stdout.write(
         `FAIL seed ${seed}: ${report.violation}\n  replay: node dist/src/sim/main.js --seed ${seed}` +
-          ` --mode ${mode} --replicas ${replicaCount}\n`,
+          ` --mode ${mode} --replicas ${replicaCount}${legacy ? " --legacy" : ""}\n`,
       );
     }
   }

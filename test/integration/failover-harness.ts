@@ -5,6 +5,7 @@
 // conserved on every replica, and replicas at one lsn have one digest.
 // Used by failover.process.test.ts (a few faults, CI) and failover-run.ts (`npm run failover`,
 // many SIGKILL cycles). Everything is stopped by pid; nothing is left running.
+import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Client, connect } from "../../src/client/index.ts";
 import {
@@ -32,6 +33,8 @@ export interface HarnessOptions {
   readonly tcpPortBase: number;
   readonly fsync?: string;
   readonly replication?: string;
+  /** Passed to every node (--snapshot-interval-bytes): small, for snapshot catch-up. */
+  readonly snapshotIntervalBytes?: number;
 }
 
 const accountCount = 100;
@@ -90,6 +93,9 @@ export class FailoverCluster {
       tcpPortBase: options.tcpPortBase,
       fsync: options.fsync ?? "lazy",
       replication: options.replication ?? "received",
+      ...(options.snapshotIntervalBytes === undefined
+        ? {}
+        : { snapshotIntervalBytes: options.snapshotIntervalBytes }),
     });
     const coordinator = createEtcdCoordinator({ endpoints: [state.etcd.clientUrl] });
     const addresses = state.nodes.map((node) => `txgrid://127.0.0.1:${node.tcpPort}`).join(",");
@@ -278,6 +284,28 @@ export class FailoverCluster {
     };
   }
 
+  /** A node's log position from its /metrics (applied, durable or snapshot). */
+  async logPosition(nodeId: string, position: "applied" | "snapshot"): Promise<number> {
+    const node = this.state.nodes.find((candidate) => candidate.id === nodeId);
+    if (node === undefined) throw new Error(`no node ${nodeId}`);
+    const response = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await response.text();
+    const line = text
+      .split("\n")
+      .find((candidate) => candidate.startsWith(`txgrid_log_position_lsn{position="${position}"}`));
+    if (line === undefined) throw new Error(`no ${position} position on ${nodeId}`);
+    return Number(line.split(" ").at(-1));
+  }
+
+  /** The node's log file (its current process's), for what it reported. */
+  logText(nodeId: string): string {
+    const record = this.records.get(nodeId);
+    if (record === undefined) throw new Error(`no node ${nodeId}`);
+    return readFileSync(record.logPath, "utf8");
+  }
+
   async close(): Promise<void> {
     await this.stopLoad();
     await this.client.close();
@@ -287,7 +315,8 @@ export class FailoverCluster {
       if (original !== undefined && original.pid !== record.pid) await stopChildren([record]);
       else resumeQuietly(record.pid);
     }
-    await clusterDown(this.options.dir, { purge: true });
+    // TXGRID_FAILOVER_KEEP=1 keeps the cluster directory (node logs, data) for a post-mortem.
+    await clusterDown(this.options.dir, { purge: process.env.TXGRID_FAILOVER_KEEP !== "1" });
   }
 }
 

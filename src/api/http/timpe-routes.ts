@@ -20,6 +20,7 @@ import type { HttpApp } from "./app.ts";
 import { badInput, HttpError, notFound, resultMessage } from "./errors.ts";
 import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
 import { parseTimpeAmount } from "./input.ts";
+import { liveEngine } from "./live-engine.ts";
 import type { RouteAnswer } from "./replies.ts";
 import {
   PageQuery,
@@ -73,7 +74,7 @@ export function registerTimpeRoutes(app: HttpApp, shard: Shard): HotRoute[] {
 }
 
 function registerUserRoutes(app: HttpApp, shard: Shard): void {
-  const engine = shard.engine;
+  const engine = liveEngine(shard);
   app.get(
     "/users",
     {
@@ -163,7 +164,7 @@ async function registerUser(shard: Shard, nickname: string, balanceNumber: numbe
 }
 
 function registerTransactionRoutes(app: HttpApp, shard: Shard): HotRoute[] {
-  const engine = shard.engine;
+  const engine = liveEngine(shard);
   const phases = [
     { url: "/transactions", pending: true, summary: "Phase 1: record a transfer durably" },
     { url: "/transactions/immediately", pending: false, summary: "Both phases for one transfer" },

@@ -9,6 +9,7 @@ import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
 import { badInput, inItem, notFound, refusal } from "./errors.ts";
 import { parseSigned } from "./input.ts";
+import { liveEngine } from "./live-engine.ts";
 import { engineReply, submitBatch } from "./replies.ts";
 import {
   AccountBatchBody,
@@ -30,11 +31,11 @@ type AccountCreate = Extract<Command, { kind: "account.create" }>;
 
 export function registerAccountRoutes(app: HttpApp, shard: Shard): void {
   registerAccountWrites(app, shard);
-  registerAccountReads(app, shard.engine);
+  registerAccountReads(app, liveEngine(shard));
 }
 
 function registerAccountWrites(app: HttpApp, shard: Shard): void {
-  const engine = shard.engine;
+  const engine = liveEngine(shard);
   app.post(
     "/v1/accounts",
     {

@@ -5,6 +5,7 @@
 import { Type } from "typebox";
 import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
+import { liveEngine } from "./live-engine.ts";
 import { success } from "./schemas.ts";
 
 const tags = ["v1 admin"];
@@ -49,7 +50,7 @@ const VerifyView = Type.Object({
 
 /** `replication`: the node's setting ("none" alone, "received" or "durable" as a replica). */
 export function registerAdminRoutes(app: HttpApp, shard: Shard, replication: string): void {
-  const engine = shard.engine;
+  const engine = liveEngine(shard);
   app.get(
     "/v1/status",
     {

@@ -7,6 +7,7 @@ import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
 import { notFound, refusal } from "./errors.ts";
 import { parseSigned } from "./input.ts";
+import { liveEngine } from "./live-engine.ts";
 import { engineReply } from "./replies.ts";
 import { AssetBody, AssetUpdateBody, AssetView, failed, IdParams, success } from "./schemas.ts";
 import { assetView } from "./views.ts";
@@ -14,7 +15,7 @@ import { assetView } from "./views.ts";
 const tags = ["v1 assets"];
 
 export function registerAssetRoutes(app: HttpApp, shard: Shard): void {
-  const engine = shard.engine;
+  const engine = liveEngine(shard);
   app.post(
     "/v1/assets",
     {

@@ -18,6 +18,7 @@ import type { Shard } from "../../shard/index.ts";
 import type { HttpApp } from "./app.ts";
 import { badRequest, inItem, notFound, refusal } from "./errors.ts";
 import { parseSigned, parseValue } from "./input.ts";
+import { liveEngine } from "./live-engine.ts";
 import {
   LIST_PAGE_ROWS_DEFAULT,
   LookupQuery,
@@ -149,7 +150,7 @@ function incrementOf(values: Readonly<Record<string, string | number>>): Record<
 }
 
 function registerTableReads(app: HttpApp, shard: Shard): void {
-  const engine = shard.engine;
+  const engine = liveEngine(shard);
   app.get(
     "/v1/tables/:name/rows/:key",
     {

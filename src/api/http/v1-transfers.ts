@@ -22,6 +22,7 @@ import type { HttpApp } from "./app.ts";
 import { badInput, badRequest, inItem, notFound, refusal } from "./errors.ts";
 import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
 import { parseAmount } from "./input.ts";
+import { liveEngine } from "./live-engine.ts";
 import { engineAnswer, engineReply, type RouteAnswer, submitBatch } from "./replies.ts";
 import {
   BatchReply,
@@ -50,7 +51,7 @@ const transferReplies = {
 export function registerTransferRoutes(app: HttpApp, shard: Shard): HotRoute[] {
   const hotRoutes = registerTransferWrites(app, shard);
   registerPendingRoutes(app, shard);
-  registerTransferReads(app, shard.engine);
+  registerTransferReads(app, liveEngine(shard));
   return hotRoutes;
 }
 
