@@ -24,7 +24,8 @@
 // replica never loses an acknowledged entry. Entries are appended only in order and only
 // after the standby checked it holds the entry before them (the epochPrev check), so a
 // standby's log is always a prefix of its primary's. Received entries are acknowledged at
-// once and again when durable.
+// once and again when durable. While a snapshot reset is being written the standby reports
+// nothing (no hello, no ack): until it completes, the log's durable position is the old log's.
 //
 // Fencing. Every message carries the sender's epoch; a replica refuses messages of an epoch
 // older than the newest it knows (and says so), and a primary that hears of a newer epoch
@@ -185,6 +186,14 @@ export class Replica implements ShardReplication {
   #chain: Promise<void> = Promise.resolve();
   #ackMs = 0;
   #ackedDurable = -1;
+  /**
+   * Snapshot resets taken but not yet durably complete (log and marks). Meanwhile the log's
+   * durable position is still the old log's, which says nothing about the snapshot's state:
+   * the standby says neither hello nor ack, else the primary could count it durable (and add
+   * it to the epoch) for entries a crash would lose. A failed reset leaves it silent: the
+   * shard refuses everything after a storage failure until a restart.
+   */
+  #resetsPending = 0;
   #publishedLsn = -1;
   #publishMs = Number.NEGATIVE_INFINITY;
 
@@ -815,7 +824,7 @@ export class Replica implements ShardReplication {
 
   #sendHello(): void {
     const sync = this.#sync;
-    if (sync === null) return;
+    if (sync === null || this.#resetsPending > 0) return;
     sync.helloMs = this.#clock.monotonicNowMs();
     this.#send(sync.primaryId, {
       kind: "hello",
@@ -904,11 +913,14 @@ export class Replica implements ShardReplication {
     this.#marks.replace(message.marks);
     this.#clearRetained();
     const marks = [...message.marks];
+    // Silent until the new snapshot and its marks are durable (#resetsPending).
+    this.#resetsPending++;
     this.#chain = this.#chain
       .then(() => log.reset(message.lsn, message.body))
       .then(() => log.saveMarks(marks))
       .then(
         () => {
+          this.#resetsPending--;
           this.#event({ kind: "reset", lsn: message.lsn });
           this.#sendHello();
         },
@@ -924,7 +936,7 @@ export class Replica implements ShardReplication {
 
   #sendAck(): void {
     const sync = this.#sync;
-    if (sync === null || this.#acting || !sync.answered) return;
+    if (sync === null || this.#acting || !sync.answered || this.#resetsPending > 0) return;
     const lsnDurable = Math.min((this.#log as ReplicaLog).lsnDurable(), this.#lsnLast);
     this.#ackMs = this.#clock.monotonicNowMs();
     this.#ackedDurable = lsnDurable;
