@@ -9,7 +9,7 @@
 // with load. A command is applied only after its batch is durable under the fsync policy, and
 // batches are applied in log order, so the visible state never holds what the log may lose:
 //   always  fdatasync before answering; a batch is cut as soon as the previous one is done.
-//   batch   fdatasync before answering, pipelined under load: the fdatasync of batch k runs
+//   batch   fdatasync before answering. With the `pipelined` option, under load: the fdatasync of batch k runs
 //           on the thread pool while the event loop reads and parses the next requests; when
 //           it returns, batch k+1 (everything queued meanwhile) is cut, written and its
 //           fdatasync started *before* batch k is applied and answered, so the disk works
@@ -64,6 +64,12 @@ export interface ShardOptions {
   readonly onEvent?: (event: ShardEvent) => void;
   /** Replication of this shard's log; absent for a single node (N=1). */
   readonly replication?: ShardReplication;
+  /**
+   * fsync=batch only: pipeline the flushes under load (see the header). Off by default: on
+   * this project's 2-core VM it removed the executor's idle time but made batches smaller and
+   * cost more CPU per request than it freed (docs/benchmarks.md, "Pipelined group commit").
+   */
+  readonly pipelined?: boolean;
 }
 
 /** How replication steers a shard (src/replication implements it). */
@@ -502,6 +508,10 @@ export class Shard {
     this.#bytesSinceSnapshot = 0;
   }
 
+  #pipelined(): boolean {
+    return this.#options.fsyncPolicy === "batch" && this.#options.pipelined === true;
+  }
+
   /** A batch's timestamp: wall time, never behind any batch logged before it. */
   #nextTimestampMs(): number {
     const loggedMs = Math.max(this.#engine.timestampMs, this.#timestampLoggedMs);
@@ -626,7 +636,7 @@ export class Shard {
       this.#options.replication?.appended(lsn, payload);
       // Under load the fdatasync leaves the event loop (see the header); one request at a
       // time keeps it blocking.
-      const background = policy === "batch" && (commands.length > 1 || this.#batchCommandsLast > 1);
+      const background = this.#pipelined() && (commands.length > 1 || this.#batchCommandsLast > 1);
       flushed = this.#journal.flush(policy !== "lazy", background).then(
         () => null,
         (error: unknown) => error,
@@ -658,12 +668,7 @@ export class Shard {
       return;
     }
     let unencodable: Submission[] | null = null;
-    if (
-      pipeline &&
-      this.#options.fsyncPolicy === "batch" &&
-      this.#queue.length > 0 &&
-      this.#replicated.length === 0
-    ) {
+    if (pipeline && this.#pipelined() && this.#queue.length > 0 && this.#replicated.length === 0) {
       unencodable = this.#logNextBatch();
     }
     const results = this.#engine.applyBatch(batch.lsn, batch.timestampMs, batch.commands);
