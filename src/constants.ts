@@ -30,6 +30,13 @@ export const REQUEST_TRANSFERS_MAX = 8190;
 export const WAL_RECORD_BYTES_MAX = 64 * 1024 * 1024;
 /** A log segment is closed and a new one started once it reaches this size. */
 export const WAL_SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * Zero-filled space the log keeps written ahead of its end: records then overwrite space
+ * the file already has, so their fdatasync need not commit a new file size (measured
+ * cheaper; docs/design/wal.md). One write of this many zeros, synced with the records, every
+ * this many bytes of log.
+ */
+export const WAL_PREALLOCATE_BYTES = 1024 * 1024;
 /** Take a snapshot after this many log bytes since the last one. */
 export const SNAPSHOT_INTERVAL_BYTES = 256 * 1024 * 1024;
 /** Smallest snapshot interval a node accepts (`--snapshot-interval-bytes`, tests and demos). */

@@ -7,7 +7,8 @@ export interface Journal {
   readonly lsnLast: number;
   readonly lsnDurable: number;
   append(payload: Uint8Array): number;
-  flush(sync: boolean): Promise<void>;
+  /** `background`: the fdatasync may run off the event loop (src/wal/writer.ts). */
+  flush(sync: boolean, background?: boolean): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -6,10 +6,18 @@
 //
 // Group commit: while one batch is being made durable, new submissions wait in the queue and
 // all of them form the next batch, so one fdatasync covers many commands and throughput grows
-// with load. A command is applied only after its batch is durable under the fsync policy:
+// with load. A command is applied only after its batch is durable under the fsync policy, and
+// batches are applied in log order, so the visible state never holds what the log may lose:
 //   always  fdatasync before answering; a batch is cut as soon as the previous one is done.
-//   batch   fdatasync before answering; under load the executor lets one more event-loop turn
-//           of requests join before cutting a batch (bigger batches, same guarantee).
+//   batch   fdatasync before answering. With the `pipelined` option, under load: the fdatasync of batch k runs
+//           on the thread pool while the event loop reads and parses the next requests; when
+//           it returns, batch k+1 (everything queued meanwhile) is cut, written and its
+//           fdatasync started *before* batch k is applied and answered, so the disk works
+//           while the executor answers. k+1 is applied and answered only after its own
+//           fdatasync; if that fails, k+1 and everything queued after it fail (k was durable
+//           and stands). One request at a time (a batch of one after a batch of one) keeps the
+//           blocking fdatasync: there the thread-pool hop costs more than it frees. Idle, the
+//           executor lets one more event-loop turn of requests join before cutting a batch.
 //   lazy    answered once written to the OS (survives a process crash); fdatasync at most
 //           LAZY_FSYNC_INTERVAL_MS later, so a power loss can lose that window.
 // A failed write or fdatasync is fatal for the shard: the batch is answered with STORAGE,
@@ -56,6 +64,12 @@ export interface ShardOptions {
   readonly onEvent?: (event: ShardEvent) => void;
   /** Replication of this shard's log; absent for a single node (N=1). */
   readonly replication?: ShardReplication;
+  /**
+   * fsync=batch only: pipeline the flushes under load (see the header). Off by default: on
+   * this project's 2-core VM it removed the executor's idle time but made batches smaller and
+   * cost more CPU per request than it freed (docs/benchmarks.md, "Pipelined group commit").
+   */
+  readonly pipelined?: boolean;
 }
 
 /** How replication steers a shard (src/replication implements it). */
@@ -122,6 +136,22 @@ type ReplicatedRecord = (
   readonly reject: (error: unknown) => void;
 };
 
+/**
+ * A batch written to the log and being made durable: applied and answered (in lsn order) once
+ * its flush returned. At most one exists at a time.
+ */
+interface LoggedBatch {
+  readonly lsn: number;
+  readonly timestampMs: number;
+  readonly commands: readonly Command[];
+  readonly payloadBytes: number;
+  readonly startedMs: number;
+  /** Settles with null once the flush returned, or with the flush's error. */
+  readonly flushed: Promise<unknown>;
+  /** Called once: with the batch's results once applied, or with null if it failed. */
+  readonly settle: (results: CommandResult[] | null, lsn: number) => void;
+}
+
 /** One submit or submitMany call: its commands stay together in one batch. */
 interface Submission {
   readonly commands: readonly Command[];
@@ -158,6 +188,10 @@ export class Shard {
   #snapshotting: Promise<void> | null = null;
   #drained: (() => void) | null = null;
   #replicated: ReplicatedRecord[] = [];
+  /** The batch whose flush runs (the pipeline's one stage), or null. */
+  #inFlight: LoggedBatch | null = null;
+  /** Timestamp of the last batch logged (the engine's lags by the batch in flight). */
+  #timestampLoggedMs = 0;
 
   private constructor(
     options: ShardOptions,
@@ -350,16 +384,22 @@ export class Shard {
 
   async #run(): Promise<void> {
     assert(this.#running, "run without the running flag");
-    while (this.#failure === null && this.#hasWork()) {
-      if (this.#replicated.length > 0) await this.#executeReplicated();
+    while (this.#failure === null && (this.#inFlight !== null || this.#hasWork())) {
+      if (this.#inFlight !== null) await this.#complete(true);
+      else if (this.#replicated.length > 0) await this.#executeReplicated();
       else if (this.#queue.length > 0) await this.#executeBatch();
       else if (this.#tickDue) await this.#executeTick();
       else await this.#sync();
-      if (this.#options.fsyncPolicy === "batch" && this.#batchCommandsLast > 1) {
+      if (
+        this.#options.fsyncPolicy === "batch" &&
+        this.#batchCommandsLast > 1 &&
+        this.#inFlight === null
+      ) {
         // Under load, let the requests already on their way join the next batch.
         await new Promise<void>((resolve) => this.#timers.defer(resolve));
       }
     }
+    assert(this.#inFlight === null, "the executor stops only between batches");
     this.#running = false;
     if (this.#failure !== null) {
       this.#rejectQueued();
@@ -468,50 +508,71 @@ export class Shard {
     this.#bytesSinceSnapshot = 0;
   }
 
+  #pipelined(): boolean {
+    return this.#options.fsyncPolicy === "batch" && this.#options.pipelined === true;
+  }
+
+  /** A batch's timestamp: wall time, never behind any batch logged before it. */
+  #nextTimestampMs(): number {
+    const loggedMs = Math.max(this.#engine.timestampMs, this.#timestampLoggedMs);
+    return Math.max(loggedMs, Math.floor(this.#clock.wallNowMs()));
+  }
+
   async #executeBatch(): Promise<void> {
+    const unencodable = this.#logNextBatch();
+    // One submission cannot be encoded (too large, or malformed by a caller's bug): retry
+    // them one by one so that only it fails and the others are not punished for it.
+    if (unencodable !== null) {
+      for (const submission of unencodable) await this.#executeSingle(submission);
+    }
+  }
+
+  /**
+   * Cuts a batch of everything queued, encodes it and logs it (#log); synchronous, so the
+   * pipeline can cut the next batch between a flush's return and the previous batch's answers.
+   * Returns the submissions when they could not be encoded together, else null.
+   */
+  #logNextBatch(): Submission[] | null {
     const submissions = this.#queue.take(BATCH_COMMANDS_MAX);
     const refusal = this.#options.replication?.writeRefusal() ?? null;
     if (refusal !== null) {
       // The primary lost its role or lease while these waited: nothing of them was logged.
       for (const submission of submissions) submission.reject(refusal);
-      return;
+      return null;
     }
     const commands =
       submissions.length === 1
         ? (submissions[0] as Submission).commands
         : submissions.flatMap((submission) => submission.commands);
-    const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
+    const timestampMs = this.#nextTimestampMs();
     let payload: Uint8Array;
     try {
       payload = this.#encoder.encode(timestampMs, commands);
     } catch (error) {
-      if (submissions.length === 1) {
-        (submissions[0] as Submission).reject(error);
+      if (submissions.length > 1) return submissions;
+      (submissions[0] as Submission).reject(error);
+      return null;
+    }
+    this.#log(timestampMs, commands, payload, (results, lsn) => {
+      if (results === null) {
+        for (const submission of submissions) submission.reject(this.#storageError());
         return;
       }
-      // One submission cannot be encoded (too large, or malformed by a caller's bug): retry
-      // them one by one so that only it fails and the others are not punished for it.
-      for (const submission of submissions) await this.#executeSingle(submission);
-      return;
-    }
-    const results = await this.#logAndApply(timestampMs, commands, payload);
-    if (results === null) {
-      for (const submission of submissions) submission.reject(this.#storageError());
-      return;
-    }
-    const replication = this.#options.replication;
-    if (replication === undefined) {
-      answerSubmissions(submissions, results);
-      return;
-    }
-    // Answers wait for the standbys without holding up the executor: the next batch is
-    // logged and shipped while this one is in flight.
-    replication.replicated(this.#engine.lsn).then(
-      () => answerSubmissions(submissions, results),
-      (error: unknown) => {
-        for (const submission of submissions) submission.reject(error);
-      },
-    );
+      const replication = this.#options.replication;
+      if (replication === undefined) {
+        answerSubmissions(submissions, results);
+        return;
+      }
+      // Answers wait for the standbys without holding up the executor: the next batch is
+      // logged and shipped while this one is in flight.
+      replication.replicated(lsn).then(
+        () => answerSubmissions(submissions, results),
+        (error: unknown) => {
+          for (const submission of submissions) submission.reject(error);
+        },
+      );
+    });
+    return null;
   }
 
   async #executeSingle(submission: Submission): Promise<void> {
@@ -520,7 +581,7 @@ export class Shard {
       submission.reject(refusal);
       return;
     }
-    const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
+    const timestampMs = this.#nextTimestampMs();
     let payload: Uint8Array;
     try {
       payload = this.#encoder.encode(timestampMs, submission.commands);
@@ -528,14 +589,16 @@ export class Shard {
       submission.reject(error);
       return;
     }
-    const results = await this.#logAndApply(timestampMs, submission.commands, payload);
-    if (results === null) submission.reject(this.#storageError());
-    else if (this.#options.replication === undefined) submission.resolve(results);
-    else {
-      this.#options.replication
-        .replicated(this.#engine.lsn)
-        .then(() => submission.resolve(results), submission.reject);
-    }
+    this.#log(timestampMs, submission.commands, payload, (results, lsn) => {
+      if (results === null) submission.reject(this.#storageError());
+      else if (this.#options.replication === undefined) submission.resolve(results);
+      else {
+        this.#options.replication
+          .replicated(lsn)
+          .then(() => submission.resolve(results), submission.reject);
+      }
+    });
+    await this.#complete(false);
   }
 
   /** An empty batch that only carries time forward, so due pending transfers expire. */
@@ -543,49 +606,91 @@ export class Shard {
     this.#tickDue = false;
     // Only a primary logs ticks; a standby's state moves with the primary's log alone.
     if ((this.#options.replication?.writeRefusal() ?? null) !== null) return;
-    const timestampMs = Math.max(this.engine.timestampMs, Math.floor(this.#clock.wallNowMs()));
+    const timestampMs = this.#nextTimestampMs();
     const deadlineMs = this.engine.nextDeadlineMs();
     if (deadlineMs === null || deadlineMs > timestampMs) {
       this.#armDeadlineTimer();
       return;
     }
-    await this.#logAndApply(timestampMs, [], this.#encoder.encode(timestampMs, []));
+    this.#log(timestampMs, [], this.#encoder.encode(timestampMs, []), () => {});
+    await this.#complete(false);
   }
 
-  /** Appends, flushes per policy, applies. Null when the storage failed (shard is failed). */
-  async #logAndApply(
+  /**
+   * Appends a batch and starts its flush per policy; it becomes the batch in flight, which
+   * #complete applies and answers once the flush returned. A failed append fails the shard.
+   */
+  #log(
     timestampMs: number,
     commands: readonly Command[],
     payload: Uint8Array,
-  ): Promise<CommandResult[] | null> {
+    settle: LoggedBatch["settle"],
+  ): void {
+    assert(this.#inFlight === null, "one batch in flight");
     const policy = this.#options.fsyncPolicy;
     const startedMs = this.#clock.monotonicNowMs();
     let lsn: number;
+    let flushed: Promise<unknown>;
     try {
       lsn = this.#journal.append(payload);
       this.#options.replication?.appended(lsn, payload);
-      await this.#journal.flush(policy !== "lazy");
+      // Under load the fdatasync leaves the event loop (see the header); one request at a
+      // time keeps it blocking.
+      const background = this.#pipelined() && (commands.length > 1 || this.#batchCommandsLast > 1);
+      flushed = this.#journal.flush(policy !== "lazy", background).then(
+        () => null,
+        (error: unknown) => error,
+      );
     } catch (error) {
       this.#fail(error);
-      return null;
+      settle(null, 0);
+      return;
     }
-    const results = this.engine.applyBatch(lsn, timestampMs, commands);
+    this.#timestampLoggedMs = timestampMs;
+    const payloadBytes = payload.length;
+    this.#inFlight = { lsn, timestampMs, commands, payloadBytes, startedMs, flushed, settle };
+  }
+
+  /**
+   * Waits for the flush of the batch in flight, then applies and answers it. With `pipeline`
+   * (the batch policy under load), the next batch is cut and its flush started first, so that
+   * its fdatasync overlaps this batch's apply and answers. A failed flush fails the shard:
+   * this batch is answered with STORAGE and #run refuses everything queued after it.
+   */
+  async #complete(pipeline: boolean): Promise<void> {
+    const batch = this.#inFlight;
+    assert(batch !== null, "a batch in flight");
+    const error = await batch.flushed;
+    this.#inFlight = null;
+    if (error !== null) {
+      this.#fail(error);
+      batch.settle(null, batch.lsn);
+      return;
+    }
+    let unencodable: Submission[] | null = null;
+    if (pipeline && this.#pipelined() && this.#queue.length > 0 && this.#replicated.length === 0) {
+      unencodable = this.#logNextBatch();
+    }
+    const results = this.#engine.applyBatch(batch.lsn, batch.timestampMs, batch.commands);
     this.#batchCount++;
-    this.#commandCount += commands.length;
-    this.#batchCommandsLast = commands.length;
-    this.#bytesSinceSnapshot += payload.length;
+    this.#commandCount += batch.commands.length;
+    this.#batchCommandsLast = batch.commands.length;
+    this.#bytesSinceSnapshot += batch.payloadBytes;
     this.#options.onEvent?.({
       kind: "batch",
-      lsn,
-      commandCount: commands.length,
-      flushDurationMs: this.#clock.monotonicNowMs() - startedMs,
-      commands,
+      lsn: batch.lsn,
+      commandCount: batch.commands.length,
+      flushDurationMs: this.#clock.monotonicNowMs() - batch.startedMs,
+      commands: batch.commands,
       results,
     });
-    if (policy === "lazy") this.#armSyncTimer();
+    if (this.#options.fsyncPolicy === "lazy") this.#armSyncTimer();
     this.#armDeadlineTimer();
     this.#maybeSnapshot();
-    return results;
+    batch.settle(results, batch.lsn);
+    if (unencodable !== null) {
+      for (const submission of unencodable) await this.#executeSingle(submission);
+    }
   }
 
   async #sync(): Promise<void> {

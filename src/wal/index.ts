@@ -25,8 +25,11 @@ export interface Wal {
   readonly lsnDurable: number;
   /** Copies `payload` into the pending buffer; returns its lsn. LIMIT_EXCEEDED if too large. */
   append(payload: Uint8Array): number;
-  /** Writes everything pending; with `sync`, one fdatasync. STORAGE on failure (fatal). */
-  flush(sync: boolean): Promise<void>;
+  /**
+   * Writes everything pending; with `sync`, one fdatasync, on the libuv thread pool when
+   * `background` (the event loop runs meanwhile), else blocking. STORAGE on failure (fatal).
+   */
+  flush(sync: boolean, background?: boolean): Promise<void>;
   /** Flushes with sync (unless failed) and closes. */
   close(): Promise<void>;
   /** Deletes whole segments whose records are all <= lsn and durable; never the newest. */

@@ -1,10 +1,12 @@
 // Goal: recovery keeps every record that was durable before the damage, never applies a
 // damaged one, cuts a torn tail so that appending continues with the right lsn, and refuses
-// to start (CORRUPT) when synced data was damaged or records are missing. Method: write a
-// log, then truncate it at every byte offset of its last records, and separately flip every
-// byte there, on a real file system (NodeStorage in a temporary directory); the same for a
-// lazily written tail, segment headers and several segments on MemoryStorage; and random
-// damage to a log must only ever give a clean recovery or a CORRUPT/VERSION TxgridError.
+// to start (CORRUPT) when synced data was damaged or records are missing; the writer's
+// zero-filled space after the records is the end of the log, kept as it is. Method: write a
+// log, then truncate it at every byte offset of its last records, zero it from every such
+// offset on (a torn write into zero-filled space), and separately flip every byte there and
+// bytes of the zeros, on a real file system (NodeStorage in a temporary directory); the same
+// for a lazily written tail, segment headers and several segments on MemoryStorage; and
+// random damage to a log must only ever give a clean recovery or a CORRUPT/VERSION error.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,17 +64,61 @@ async function withTempLog(
   }
 }
 
+/** Offsets from `from` to the records' end one by one, then a few in the zeros after them. */
+function offsetsFrom(from: number, recordsEnd: number, fileBytes: number): number[] {
+  const offsets = range(from, recordsEnd + 16);
+  offsets.push(recordsEnd + 4096, fileBytes - 1);
+  return offsets.filter((offset) => offset < fileBytes);
+}
+
+/** The log file as withTempLog wrote it: the records, then only zeros to its end. */
+function zeroFilledFile(path: string, recordsEnd: number): Buffer {
+  const original = readFileSync(path);
+  assert.ok(original.length > recordsEnd, "zero-filled space follows the records");
+  assert.ok(original.subarray(recordsEnd).every((byte) => byte === 0));
+  return original;
+}
+
 test("a tail cut at every byte offset keeps the complete records and continues", async () => {
   await withTempLog(6, async (storage, dir, path) => {
-    const original = readFileSync(path);
     const ends = frameEnds(6);
-    assert.equal(original.length, ends[6]);
-    for (let cut = ends[3] as number; cut < original.length; cut++) {
+    const recordsEnd = ends[6] as number;
+    const original = zeroFilledFile(path, recordsEnd);
+    for (const cut of offsetsFrom(ends[3] as number, recordsEnd, original.length)) {
       writeFileSync(path, original.subarray(0, cut));
       const complete = completeBefore(ends, cut);
       const { wal, replay } = reopen(storage, dir);
       assert.equal(replay.recordCount, complete, `cut at ${cut}`);
-      assert.equal(replay.truncatedBytes, cut - (ends[complete] as number));
+      // Whatever follows the last complete record is cut, unless it is only zeros.
+      const zerosOnly = cut >= recordsEnd;
+      assert.equal(replay.truncatedBytes, zerosOnly ? 0 : cut - (ends[complete] as number));
+      await wal.close();
+      await checkContinues(storage, dir, complete);
+    }
+  });
+});
+
+test("a tail zeroed from every byte offset on (torn into zero-filled space) is cut there", async () => {
+  await withTempLog(6, async (storage, dir, path) => {
+    const ends = frameEnds(6);
+    const recordsEnd = ends[6] as number;
+    const original = zeroFilledFile(path, recordsEnd);
+    for (let from = ends[3] as number; from <= recordsEnd; from++) {
+      const torn = Buffer.from(original);
+      torn.fill(0, from, recordsEnd);
+      writeFileSync(path, torn);
+      // Zeroing bytes that were zeros (padding, payload) changes nothing: the tear is at the
+      // first byte it changed.
+      let changed = from;
+      while (changed < recordsEnd && original[changed] === 0) changed++;
+      const complete = completeBefore(ends, changed);
+      const { wal, replay } = reopen(storage, dir);
+      assert.equal(replay.recordCount, complete, `zeroed from ${from}`);
+      // At a frame boundary only zeros follow: the end of the log, kept. Inside a frame its
+      // first bytes are damage: the file is cut after the last complete record.
+      const atBoundary = ends[complete] === changed;
+      const expected = atBoundary ? 0 : original.length - (ends[complete] as number);
+      assert.equal(replay.truncatedBytes, expected, `zeroed from ${from}`);
       await wal.close();
       await checkContinues(storage, dir, complete);
     }
@@ -81,9 +127,10 @@ test("a tail cut at every byte offset keeps the complete records and continues",
 
 test("a flipped byte in the last record cuts it; in an earlier synced record: CORRUPT", async () => {
   await withTempLog(6, async (storage, dir, path) => {
-    const original = readFileSync(path);
     const ends = frameEnds(6);
-    for (let offset = ends[3] as number; offset < original.length; offset++) {
+    const recordsEnd = ends[6] as number;
+    const original = zeroFilledFile(path, recordsEnd);
+    for (const offset of offsetsFrom(ends[3] as number, recordsEnd, original.length)) {
       const damaged = Buffer.from(original);
       damaged[offset] = (damaged[offset] as number) ^ 0x5a;
       writeFileSync(path, damaged);
@@ -93,11 +140,13 @@ test("a flipped byte in the last record cuts it; in an earlier synced record: CO
         assert.deepEqual(readFileSync(path), damaged, "a refused log is left as it was");
         continue;
       }
+      // Damage in the last record, or garbage in the zeros after it: cut there.
+      const complete = lsnDamaged - 1;
       const { wal, replay } = reopen(storage, dir);
-      assert.equal(replay.recordCount, 5, `flip at ${offset}`);
-      assert.equal(replay.truncatedBytes, original.length - (ends[5] as number));
+      assert.equal(replay.recordCount, complete, `flip at ${offset}`);
+      assert.equal(replay.truncatedBytes, original.length - (ends[complete] as number));
       await wal.close();
-      await checkContinues(storage, dir, 5);
+      await checkContinues(storage, dir, complete);
     }
   });
 });
@@ -150,7 +199,9 @@ test("a torn header of the newest segment (crash after rollover) removes that se
   const built = await memoryLog(5, 5, 256); // record 5 alone in the newest segment
   const path = `/wal/${segmentName(5)}`;
   const original = built.storage.read(path);
-  for (let cut = 0; cut < original.length; cut++) {
+  const recordEnd = WAL_SEGMENT_HEADER_BYTES + frameBytes(payloadFor(5).length);
+  assert.ok(original.length > recordEnd, "zero-filled space follows the record");
+  for (let cut = 0; cut < recordEnd; cut++) {
     const storage = new MemoryStorage();
     storage.mkdirp("/wal");
     for (const name of built.storage.list("/wal")) {

@@ -15,6 +15,11 @@
 //    not the last is always CORRUPT, because the writer syncs a segment completely before it
 //    creates the next one.
 // 4. A header with a valid checksum but another format version: VERSION.
+// 5. Zeros from the end of the last intact frame to the end of a segment's file are the space
+//    the writer fills ahead of the log (WAL_PREALLOCATE_BYTES): the end of the segment, kept
+//    as it is, not damage. Zeros are never an intact frame (lsn 0 is invalid), so they cannot
+//    be evidence either; and records zeroed at the end of a segment that is not the last
+//    still show, as a gap before the next segment.
 // Every change to the disk (truncate, unlink) happens after the whole log has been checked,
 // and is made durable, together with the tail that was kept (it may have been written
 // without fdatasync before a process crash), before the log accepts appends.
@@ -41,8 +46,15 @@ export interface SegmentEntry {
 export interface Recovery {
   /** Every segment file left in the directory, by lsnFirst. */
   readonly segments: SegmentEntry[];
-  /** The last segment and its size, if the next record may be appended to it. */
-  readonly tail: { readonly segment: SegmentEntry; readonly sizeBytes: number } | null;
+  /**
+   * The last segment, if the next record may be appended to it: where its records end and
+   * how long the file is (longer when zero-filled space follows the records).
+   */
+  readonly tail: {
+    readonly segment: SegmentEntry;
+    readonly sizeBytes: number;
+    readonly fileBytes: number;
+  } | null;
   /** Last lsn of the log, or lsnAfter if the log ends before it. */
   readonly lsnLast: number;
   readonly recordCount: number;
@@ -52,7 +64,7 @@ export interface Recovery {
 interface SegmentScan {
   /** The lsn the next frame would need. */
   readonly lsnNext: number;
-  /** End of the last intact frame (0 if the header is damaged). */
+  /** End of the last intact frame (0 if the header is damaged); zeros may follow it. */
   readonly validEnd: number;
   readonly damage: string | null;
   readonly appliedCount: number;
@@ -156,7 +168,11 @@ function scanSegment(context: Context, bytes: Uint8Array, segment: SegmentEntry)
     const frame = decodeFrame(bytes, view, offset, payloadBytesMax);
     const damage =
       typeof frame === "string" ? frame : frame.lsn !== lsnNext ? `lsn ${frame.lsn}` : null;
-    if (damage !== null) return { lsnNext, validEnd: offset, damage, appliedCount };
+    if (damage !== null) {
+      // Only zeros after the records: the writer's zero-filled space, the segment's end.
+      const zeroTail = isZero(bytes, offset);
+      return { lsnNext, validEnd: offset, damage: zeroTail ? null : damage, appliedCount };
+    }
     assert(typeof frame !== "string", "an undamaged frame decoded");
     if (frame.lsn > lsnAfter) {
       apply(frame.lsn, frame.payload);
@@ -218,7 +234,7 @@ function finish(
       );
     }
   }
-  const truncatedBytes = bytes.length - scan.validEnd;
+  const truncatedBytes = scan.damage === null ? 0 : bytes.length - scan.validEnd;
   if (scan.validEnd === 0) {
     // The header is torn: the segment never held a durable record.
     storage.unlink(path);
@@ -235,8 +251,16 @@ function finish(
   }
   // The name of the last segment may not be durable yet if a crash followed its creation.
   storage.syncDirSync(dir);
-  const tail = scan.lsnNext - 1 >= lsnAfter ? { segment: last, sizeBytes: scan.validEnd } : null;
+  const fileBytes = scan.damage === null ? bytes.length : scan.validEnd;
+  const tail =
+    scan.lsnNext - 1 >= lsnAfter ? { segment: last, sizeBytes: scan.validEnd, fileBytes } : null;
   return { segments, tail, lsnLast, truncatedBytes };
+}
+
+/** True when every byte from `from` to the end is zero (the writer's zero-filled space). */
+function isZero(bytes: Uint8Array, from: number): boolean {
+  for (let index = from; index < bytes.length; index++) if (bytes[index] !== 0) return false;
+  return true;
 }
 
 function describeDamage(scan: SegmentScan): string {

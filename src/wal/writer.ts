@@ -1,17 +1,28 @@
 // The log writer: appends records to segment files with group commit.
 //
-//   append(payload) ──► copy into the pending buffer (frame encoded, lsn assigned) ──► lsn
-//   flush(sync)     ──► swap buffers ──► one write per segment touched ──► fdatasync if sync
+//   append(payload)         ──► copy into the pending buffer (frame encoded, lsn assigned) ──► lsn
+//   flush(sync, background) ──► swap buffers ──► one write per segment touched ──► fdatasync if sync
 //
 // append is synchronous and cheap: the caller's payload view may be reused at once. flush
-// writes everything pending with one write call (more only when the batch crosses into a new
-// segment) and, when `sync`, one fdatasync. Both are blocking calls on the event loop: on
-// this project's machines a round trip through the libuv thread pool costs 100-150 µs, more
-// than the write itself (3 µs) and half an fdatasync, and measured with `txgrid bench` the
-// blocking form gave both lower latency and higher throughput (docs/design/wal.md). Requests
-// that arrive during the fdatasync wait in the socket buffers and form the next batch, so
-// group commit works the same. Appends made while a flush runs go to the other buffer and
-// wait for the next flush. One flush at a time.
+// writes everything pending with one blocking write call (more only when the batch crosses
+// into a new segment): a write into the page cache costs 3 µs, a round trip through the libuv
+// thread pool 100-150 µs on this project's machines (docs/design/wal.md). The fdatasync that
+// follows when `sync` is set runs in one of two ways, chosen per flush by the caller:
+//   blocking    (background false) on the event loop: the cheapest form when nothing else is
+//               waiting (one request at a time), because the thread-pool hop costs more than
+//               the CPU it would free;
+//   background  (background true) on the libuv thread pool: the event loop goes on reading
+//               and parsing requests (and, in the shard's pipeline, answering the previous
+//               batch) while the disk works, which is what a loaded server needs.
+// Appends made while a flush runs go to the other buffer and wait for the next flush. One
+// flush at a time.
+//
+// Zero-filled space ahead: when fewer than WAL_PREALLOCATE_BYTES / 2 written zeros are left
+// after the records, the flush writes WAL_PREALLOCATE_BYTES more (capped at the segment
+// size) right after its records, and its fdatasync covers them. Later records overwrite
+// that space, so their fdatasync changes no file size and ext4 need not commit its journal
+// for them (measured cheaper, docs/design/wal.md). Zeros are not a frame: recovery reads
+// them as the end of the log.
 //
 // Guarantees:
 // - lsnDurable advances only after the fdatasync covering those records returned.
@@ -23,7 +34,7 @@
 // - After a failed write or fdatasync the writer refuses everything with STORAGE: what the
 //   disk holds is unknown, and only a restart (recovery) may find out.
 import { join } from "node:path";
-import { WAL_RECORD_BYTES_MAX } from "../constants.ts";
+import { WAL_PREALLOCATE_BYTES, WAL_RECORD_BYTES_MAX } from "../constants.ts";
 import type { Storage, StorageFile } from "../io/index.ts";
 import { assert, BytesWriter, ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
 import {
@@ -53,6 +64,8 @@ interface ActiveSegment {
   readonly segment: SegmentEntry;
   readonly file: StorageFile;
   sizeBytes: number;
+  /** Length of the file: the records, then written zeros up to here. */
+  zeroedBytes: number;
   /** Written since the last fdatasync. */
   dirty: boolean;
 }
@@ -87,11 +100,11 @@ export class WalWriter {
     this.#lsnDurable = recovery.lsnLast;
     this.#tailBytes = null;
     if (recovery.tail !== null) {
-      const { segment, sizeBytes } = recovery.tail;
+      const { segment, sizeBytes, fileBytes } = recovery.tail;
       assert(segment === this.#segments[this.#segments.length - 1], "the tail is the last segment");
       assert(sizeBytes % WAL_FRAME_ALIGNMENT_BYTES === 0, "the tail ends aligned");
       const file = storage.open(join(dir, segment.name), "write");
-      this.#active = { segment, file, sizeBytes, dirty: false };
+      this.#active = { segment, file, sizeBytes, zeroedBytes: fileBytes, dirty: false };
       this.#tailBytes = sizeBytes;
     }
   }
@@ -142,15 +155,18 @@ export class WalWriter {
     return lsn;
   }
 
-  /** Writes everything pending, then fdatasyncs if `sync`. One flush at a time. */
-  async flush(sync: boolean): Promise<void> {
+  /**
+   * Writes everything pending, then fdatasyncs if `sync`: on the thread pool when
+   * `background`, else blocking. One flush at a time.
+   */
+  async flush(sync: boolean, background = false): Promise<void> {
     assert(!this.#closed, "flush after close");
     assert(!this.#flushing, "one flush at a time");
     this.#refuseIfFailed();
     this.#flushing = true;
     try {
       await this.#writePending();
-      if (sync) await this.#syncActive();
+      if (sync) await this.#syncActive(background);
     } catch (error) {
       this.#failure = error;
       throw isTxgridError(error, ErrorCode.STORAGE)
@@ -179,27 +195,43 @@ export class WalWriter {
       active.file.writeSync(bytes.subarray(range.start, range.end), active.sizeBytes);
       active.sizeBytes += range.end - range.start;
       active.dirty = true;
+      this.#fillAhead(active);
       assert(range.lsnLast > this.#lsnWritten, "written lsns grow");
       this.#lsnWritten = range.lsnLast;
     }
   }
 
-  async #syncActive(): Promise<void> {
+  async #syncActive(background: boolean): Promise<void> {
     const active = this.#active;
     if (active === null || !active.dirty) {
       assert(this.#lsnDurable === this.#lsnWritten, "nothing unsynced outside a dirty segment");
       return;
     }
     const lsnWritten = this.#lsnWritten;
-    active.file.datasyncSync();
+    // No write can come in while this waits (one flush at a time), so the fdatasync covers
+    // exactly the records written so far.
+    if (background) await active.file.datasync();
+    else active.file.datasyncSync();
     active.dirty = false;
     this.#lsnDurable = lsnWritten;
+  }
+
+  /** Keeps at least WAL_PREALLOCATE_BYTES / 2 of written zeros after the records. */
+  #fillAhead(active: ActiveSegment): void {
+    const filledEnd = Math.max(active.sizeBytes, active.zeroedBytes);
+    if (filledEnd - active.sizeBytes >= WAL_PREALLOCATE_BYTES / 2) return;
+    const end = Math.min(active.sizeBytes + WAL_PREALLOCATE_BYTES, this.#segmentBytesMax);
+    if (end > filledEnd) {
+      active.file.writeSync(zeros().subarray(0, end - filledEnd), filledEnd);
+      active.dirty = true;
+    }
+    active.zeroedBytes = Math.max(end, filledEnd);
   }
 
   /** Completes the current segment (synced, closed), then creates the next one durably. */
   async #rollover(lsnFirst: number): Promise<void> {
     if (this.#active !== null) {
-      await this.#syncActive();
+      await this.#syncActive(false);
       this.#active.file.close();
       this.#active = null;
     }
@@ -209,7 +241,7 @@ export class WalWriter {
     const segment = { lsnFirst, name: segmentName(lsnFirst) };
     const file = this.#storage.open(join(this.#dir, segment.name), "create");
     this.#segments.push(segment);
-    this.#active = { segment, file, sizeBytes: 0, dirty: false };
+    this.#active = { segment, file, sizeBytes: 0, zeroedBytes: 0, dirty: false };
     await this.#storage.syncDir(this.#dir);
   }
 
@@ -256,4 +288,12 @@ export class WalWriter {
       cause: this.#failure,
     });
   }
+}
+
+let zeroBytes: Uint8Array | null = null;
+
+/** WAL_PREALLOCATE_BYTES of zeros, allocated on first use and never written to. */
+function zeros(): Uint8Array {
+  zeroBytes ??= new Uint8Array(WAL_PREALLOCATE_BYTES);
+  return zeroBytes;
 }
