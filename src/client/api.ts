@@ -219,10 +219,7 @@ export class ApiCore implements TxgridApi {
       if (!(list instanceof TransferListEncoder)) {
         throw new TxgridError(ErrorCode.BAD_REQUEST, "list must be a TransferListEncoder");
       }
-      timeoutMs =
-        options?.timeoutMs === undefined
-          ? this.#timeoutMs
-          : checkTimeoutMs(options.timeoutMs, "options.timeoutMs");
+      timeoutMs = this.#timeoutOf(options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -294,6 +291,13 @@ export class ApiCore implements TxgridApi {
     return this.#call(spec, input, true, options) as Promise<R>;
   }
 
+  /** The call's own timeout when given (checked; throws on a bad one), else the client's. */
+  #timeoutOf(options: CallOptions | undefined): number {
+    return options?.timeoutMs === undefined
+      ? this.#timeoutMs
+      : checkTimeoutMs(options.timeoutMs, "options.timeoutMs");
+  }
+
   /** Checks the input, then queues the call. Bad input rejects; it never throws. */
   #call(
     spec: CallSpec,
@@ -305,10 +309,7 @@ export class ApiCore implements TxgridApi {
     let timeoutMs: number;
     try {
       items = this.#items(spec, input, isSingle);
-      timeoutMs =
-        options?.timeoutMs === undefined
-          ? this.#timeoutMs
-          : checkTimeoutMs(options.timeoutMs, "options.timeoutMs");
+      timeoutMs = this.#timeoutOf(options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -805,16 +805,14 @@ export type TransferMaker<T> = (
   timeoutMs: number,
 ) => T;
 
-function transferCreateOf(
-  id: string,
-  debitId: string,
-  creditId: string,
-  amount: bigint,
-  pending: boolean,
-  timeoutMs: number,
-): TransferCreate {
-  return { id, debitId, creditId, amount, pending, timeoutMs };
-}
+const transferCreateOf: TransferMaker<TransferCreate> = (
+  id,
+  debitId,
+  creditId,
+  amount,
+  pending,
+  timeoutMs,
+) => ({ id, debitId, creditId, amount, pending, timeoutMs });
 
 /**
  * The transfers of a CREATE_TRANSFERS body, each built by `make` straight from the bytes (the
