@@ -16,7 +16,11 @@
 // accounts) and per stored transfer, after full garbage collections.
 //
 //   node dist/bench/engine-transfers.js [--accounts 100000] [--held 1000000]
-//        [--measure 200000] [--runs 5] [--batch 8190] [--hot 0|90] [--predecoded] [--no-apply] [--memory]
+//        [--measure 200000] [--runs 5] [--batch 8190] [--hot 0|90] [--predecoded] [--no-apply]
+//        [--lists] [--memory]
+//
+// `--lists` hands the engine transfer.list commands of 1,000 transfers (what a TCP server logs
+// for a CREATE_TRANSFERS frame) instead of one transfer.create per transfer.
 //
 // Guarantees: the workload is seeded (same commands on every run of the script); every timed
 // transfer must succeed (the accounts are funded so that none is refused), which the script
@@ -26,7 +30,14 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Workload } from "../src/bench/index.ts";
 import { BATCH_COMMANDS_MAX } from "../src/constants.ts";
-import { type Command, decodeCommand, Engine, encodeCommand } from "../src/engine/index.ts";
+import {
+  type Command,
+  decodeCommand,
+  Engine,
+  encodeCommand,
+  type LogCommand,
+  transferListOf,
+} from "../src/engine/index.ts";
 import { assert, BytesReader, BytesWriter } from "../src/stdx/index.ts";
 
 setFlagsFromString("--expose-gc");
@@ -43,6 +54,8 @@ interface Options {
   predecoded: boolean;
   /** Calibration: decode the timed commands but do not apply them. */
   noApply: boolean;
+  /** Transfers as transfer.list commands of up to 1,000 (as a TCP server logs them). */
+  lists: boolean;
 }
 
 const balanceInitial = 1_000_000_000n;
@@ -58,6 +71,7 @@ function parseOptions(argv: readonly string[]): Options {
     memory: false,
     predecoded: false,
     noApply: false,
+    lists: false,
   };
   const numeric: Record<string, keyof Options> = {
     "--accounts": "accountCount",
@@ -69,7 +83,12 @@ function parseOptions(argv: readonly string[]): Options {
   };
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index] as string;
-    const flags = { "--memory": "memory", "--predecoded": "predecoded", "--no-apply": "noApply" };
+    const flags = {
+      "--memory": "memory",
+      "--predecoded": "predecoded",
+      "--no-apply": "noApply",
+      "--lists": "lists",
+    };
     if (flag in flags) {
       options[flags[flag as keyof typeof flags] as "memory"] = true;
       continue;
@@ -86,7 +105,7 @@ function parseOptions(argv: readonly string[]): Options {
 }
 
 /** Commands as the log's decoder returns them: fresh strings and bigints. */
-function throughCodec(commands: readonly Command[]): Command[] {
+function throughCodec(commands: readonly LogCommand[]): LogCommand[] {
   const writer = new BytesWriter(1 << 20, 1 << 30);
   for (const command of commands) encodeCommand(writer, command);
   const reader = new BytesReader(writer.copy());
@@ -100,7 +119,7 @@ function accountId(index: number): string {
 let accountsIssued = 0;
 
 /** The next `count` accounts, through the codec. */
-function accountCommands(count: number): Command[] {
+function accountCommands(count: number): LogCommand[] {
   const first = accountsIssued;
   accountsIssued += count;
   const commands: Command[] = Array.from({ length: count }, (_, index) => ({
@@ -117,13 +136,16 @@ class TransferSource {
   readonly #workload: Workload;
   #issuedCount = 0;
 
-  constructor(accountCount: number, hotPercent: number) {
+  readonly #lists: boolean;
+
+  constructor(accountCount: number, hotPercent: number, lists: boolean) {
     this.#workload = new Workload(42, accountCount, hotPercent);
+    this.#lists = lists;
   }
 
-  /** The next `count` transfers, through the codec. */
-  batch(count: number): Command[] {
-    const commands: Command[] = [];
+  /** The next `count` transfers, through the codec (as lists of up to 1,000 with --lists). */
+  batch(count: number): LogCommand[] {
+    const commands: Extract<Command, { kind: "transfer.create" }>[] = [];
     for (let index = 0; index < count; index++) {
       const choice = this.#workload.next();
       commands.push({
@@ -137,9 +159,16 @@ class TransferSource {
         origin: "api",
       });
     }
-    return throughCodec(commands);
+    if (!this.#lists) return throughCodec(commands);
+    const lists: LogCommand[] = [];
+    for (let at = 0; at < commands.length; at += listTransfers) {
+      lists.push(transferListOf(commands.slice(at, at + listTransfers)));
+    }
+    return throughCodec(lists);
   }
 }
+
+const listTransfers = 1000;
 
 interface Timing {
   seconds: number;
@@ -162,13 +191,13 @@ class Applier {
   async run(
     count: number,
     batchCount: number,
-    next: (count: number) => Command[],
+    next: (count: number) => LogCommand[],
     predecoded = false,
   ): Promise<Timing> {
     if (predecoded) {
       // The engine alone: every batch decoded first, then one full collection, so that the
       // run meets no garbage but its own.
-      const batches: Command[][] = [];
+      const batches: LogCommand[][] = [];
       for (let done = 0; done < count; done += batchCount) {
         batches.push(next(Math.min(batchCount, count - done)));
       }
@@ -189,8 +218,9 @@ class Applier {
       timing.seconds += Number(process.hrtime.bigint() - startNs) / 1e9;
       const cpu = process.cpuUsage(cpuStart);
       timing.cpuSeconds += (cpu.user + cpu.system) / 1e6;
-      for (let index = 0; index < results.length; index++) {
-        if ((results[index] as { code: number }).code !== 0) refusedCount++;
+      for (const result of results) {
+        if (result.code !== 0) refusedCount++;
+        for (const code of result.transferCodes ?? []) if (code !== 0) refusedCount++;
       }
     }
     // GC entries arrive asynchronously: let them in before reading the sum.
@@ -223,7 +253,7 @@ function fixed(value: number, digits = 2): string {
 async function runSpeed(options: Options): Promise<void> {
   const applier = new Applier();
   await applier.run(options.accountCount, BATCH_COMMANDS_MAX, accountCommands);
-  const source = new TransferSource(options.accountCount, options.hotPercent);
+  const source = new TransferSource(options.accountCount, options.hotPercent, options.lists);
   const nextTransfers = (count: number) => source.batch(count);
   const held = await applier.run(options.heldCount, options.batchCount, nextTransfers);
   const runsUs: number[] = [];
@@ -245,7 +275,8 @@ async function runSpeed(options: Options): Promise<void> {
   console.log(
     `engine-transfers: accounts ${options.accountCount}, hot ${options.hotPercent}%, ` +
       `batch ${options.batchCount}, held ${options.heldCount} (applied at ${fixed(perHeld)} µs each)` +
-      (options.predecoded ? ", commands decoded before each run" : ""),
+      (options.predecoded ? ", commands decoded before each run" : "") +
+      (options.lists ? ", as transfer lists of 1,000" : ""),
   );
   console.log(`  runs of ${options.measureCount}: ${runsUs.map((us) => fixed(us)).join(" ")} µs`);
   console.log(`  CPU per transfer: ${runsCpuUs.map((us) => fixed(us)).join(" ")} µs`);
@@ -262,7 +293,7 @@ async function runMemory(options: Options): Promise<void> {
   const accountCount = 1_000_000;
   await applier.run(accountCount, BATCH_COMMANDS_MAX, accountCommands);
   const withAccounts = await memoryBytes();
-  const source = new TransferSource(options.accountCount, options.hotPercent);
+  const source = new TransferSource(options.accountCount, options.hotPercent, options.lists);
   const transferCount = 1_000_000;
   await applier.run(transferCount, options.batchCount, (count) => source.batch(count));
   const withTransfers = await memoryBytes();

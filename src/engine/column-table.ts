@@ -112,6 +112,11 @@ export class ColumnTable implements Table {
     return this.#keys.findHashed(key, hash);
   }
 
+  /** find() for a key given as bytes (KeyIndex.findHashedBytes). */
+  findHashedBytes(bytes: Uint8Array, start: number, length: number, hash: number): number {
+    return this.#keys.findHashedBytes(bytes, start, length, hash);
+  }
+
   /** KeyIndex.firstEntry, for prefetching. */
   firstEntry(hash: number): number {
     return this.#keys.firstEntry(hash);
@@ -137,6 +142,14 @@ export class ColumnTable implements Table {
   appendHashed(key: string, hash: number): number {
     assert(!this.#hasStrings, "string columns are written by insert()");
     const slot = this.#keys.insertHashed(key, hash);
+    if (slot >= this.#store.capacity) this.#store.reserve(this.#store.capacity * 2);
+    return slot;
+  }
+
+  /** appendHashed() for a key given as bytes (KeyIndex.insertHashedBytes). */
+  appendHashedBytes(bytes: Uint8Array, start: number, length: number, hash: number): number {
+    assert(!this.#hasStrings, "string columns are written by insert()");
+    const slot = this.#keys.insertHashedBytes(bytes, start, length, hash);
     if (slot >= this.#store.capacity) this.#store.reserve(this.#store.capacity * 2);
     return slot;
   }

@@ -9,6 +9,10 @@
 //
 // History of COMMAND_FORMAT_VERSION:
 //   1  first layout.
+//   2  transfer.list (tag 10): u32 count, u32 byte length, then the records as they came in a
+//      CREATE_TRANSFERS body (layout in transfer-list.ts). Every version-1 command keeps its
+//      bytes, so a version-1 log replays unchanged; a version-1 binary refuses a log holding
+//      a list with DECODE ("unknown command tag 10") instead of misreading it.
 import {
   type BytesReader,
   type BytesWriter,
@@ -16,10 +20,11 @@ import {
   TxgridError,
   unreachable,
 } from "../stdx/index.ts";
+import { readTransferList } from "./transfer-list.ts";
 import type { CompareOperator, Condition, Operation } from "./txn.ts";
 import { decodeRow, decodeValue, encodeRow, encodeValue } from "./values.ts";
 
-export const COMMAND_FORMAT_VERSION = 1;
+export const COMMAND_FORMAT_VERSION = 2;
 
 /** Where a transfer came from: TiMPE's phase-1 transfers are the ones /process finishes. */
 export type TransferOrigin = "api" | "timpe";
@@ -53,7 +58,23 @@ export type Command =
   | { readonly kind: "table.create"; readonly name: string; readonly indexes: readonly string[] }
   | { readonly kind: "txn"; readonly operations: readonly Operation[] };
 
-export type CommandKind = Command["kind"];
+/**
+ * Transfers of origin "api" as records in bytes (transfer-list.ts): the same as their
+ * transfer.create commands in order, applied without an object per transfer.
+ */
+export interface TransferList {
+  readonly kind: "transfer.list";
+  readonly count: number;
+  readonly records: Uint8Array;
+}
+
+/**
+ * What the log holds and the engine applies: a command, or a list of transfers. (Command
+ * alone is what the frozen reference engine, engine/reference/, understands.)
+ */
+export type LogCommand = Command | TransferList;
+
+export type CommandKind = LogCommand["kind"];
 
 const kindTags: Record<CommandKind, number> = {
   "account.create": 1,
@@ -65,12 +86,13 @@ const kindTags: Record<CommandKind, number> = {
   "asset.update": 7,
   "table.create": 8,
   txn: 9,
+  "transfer.list": 10,
 };
 const kindsByTag = new Map<number, CommandKind>(
   Object.entries(kindTags).map(([kind, tag]) => [tag, kind as CommandKind]),
 );
 
-export function encodeCommand(writer: BytesWriter, command: Command): void {
+export function encodeCommand(writer: BytesWriter, command: LogCommand): void {
   writer.u8(kindTags[command.kind]);
   switch (command.kind) {
     case "account.create":
@@ -87,6 +109,11 @@ export function encodeCommand(writer: BytesWriter, command: Command): void {
       writer.u8(command.pending ? 1 : 0);
       writer.u53(command.timeoutMs);
       writer.u8(command.origin === "timpe" ? 1 : 0);
+      return;
+    case "transfer.list":
+      writer.u32(command.count);
+      writer.u32(command.records.length);
+      writer.raw(command.records);
       return;
     case "transfer.post":
     case "transfer.void":
@@ -116,7 +143,7 @@ export function encodeCommand(writer: BytesWriter, command: Command): void {
   }
 }
 
-export function decodeCommand(reader: BytesReader): Command {
+export function decodeCommand(reader: BytesReader): LogCommand {
   const tag = reader.u8();
   const kind = kindsByTag.get(tag);
   if (kind === undefined) throw new TxgridError(ErrorCode.DECODE, `unknown command tag ${tag}`);
@@ -140,6 +167,8 @@ export function decodeCommand(reader: BytesReader): Command {
         timeoutMs: reader.u53(),
         origin: decodeBoolean(reader) ? "timpe" : "api",
       };
+    case "transfer.list":
+      return readTransferList(reader);
     case "transfer.post":
     case "transfer.void":
       return { kind, pendingId: reader.string() };

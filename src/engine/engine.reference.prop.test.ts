@@ -6,14 +6,19 @@
 // them through Engine and through ReferenceEngine, the frozen pre-redesign copy in
 // reference/; after every batch it compares results, every query and the snapshot bytes, and
 // checks that a snapshot taken midway restores to the same state. SEED=<n> replays a run.
+// In half of the runs, the engine gets every run of consecutive listable transfer.create
+// commands as one transfer.list (transfer-list.ts, what a TCP server logs) while the reference
+// gets the commands: the list's codes and duplicate flags must be the commands' results, and
+// queries and snapshot bytes must stay identical.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { AMOUNT_MAX } from "../constants.ts";
-import type { Command } from "./commands.ts";
+import type { Command, LogCommand } from "./commands.ts";
 import { Engine } from "./engine.ts";
 import { ReferenceEngine } from "./reference/engine.ts";
 import type { CommandResult } from "./results.ts";
+import { isListable, TRANSFER_CODE_DUPLICATE, transferListOf } from "./transfer-list.ts";
 import type { Condition, Operation } from "./txn.ts";
 import type { Row, Value } from "./values.ts";
 
@@ -375,13 +380,74 @@ function observed(result: CommandResult): CommandResult {
   };
 }
 
-function applyBoth(engine: Engine, reference: ReferenceEngine, input: Batch[], startMs: number) {
+/** `commands` with each run of consecutive listable transfers as one transfer.list. */
+function asLists(commands: readonly Command[]): LogCommand[] {
+  const output: LogCommand[] = [];
+  let run: Extract<Command, { kind: "transfer.create" }>[] = [];
+  for (const command of commands) {
+    if (isListable(command)) {
+      run.push(command);
+      continue;
+    }
+    if (run.length > 0) output.push(transferListOf(run));
+    run = [];
+    output.push(command);
+  }
+  if (run.length > 0) output.push(transferListOf(run));
+  return output;
+}
+
+/**
+ * The engine's results of `applied` as one result per command (a list's codes become
+ * { code, duplicate }), and the reference's results reduced to what a list carries.
+ */
+function listResults(applied: readonly LogCommand[], results: readonly CommandResult[]) {
+  const flat: unknown[] = [];
+  applied.forEach((command, index) => {
+    const result = results[index] as CommandResult;
+    if (command.kind !== "transfer.list") {
+      flat.push(observed(result));
+      return;
+    }
+    for (const code of result.transferCodes ?? []) {
+      const duplicate = code >= TRANSFER_CODE_DUPLICATE;
+      flat.push({ code: code & ~TRANSFER_CODE_DUPLICATE, duplicate });
+    }
+  });
+  return flat;
+}
+
+function reduced(commands: readonly Command[], expected: readonly CommandResult[]): unknown[] {
+  return commands.map((command, index) => {
+    const result = expected[index] as CommandResult;
+    if (!isListable(command)) return result;
+    return { code: result.code, duplicate: result.duplicate === true };
+  });
+}
+
+function applyBoth(
+  engine: Engine,
+  reference: ReferenceEngine,
+  input: Batch[],
+  startMs: number,
+  lists = false,
+) {
   let timestampMs = startMs;
   // Results whose rows are read late must show the state right after their command.
   const unread: { actual: CommandResult[]; expected: unknown; what: string }[] = [];
   for (const batch of input) {
     timestampMs += batch.advanceMs;
     const lsn = engine.lsn + 1;
+    if (lists) {
+      const applied = asLists(batch.commands);
+      const actual = engine.applyBatch(lsn, timestampMs, applied);
+      const expected = reference.applyBatch(lsn, timestampMs, batch.commands);
+      const what = `list results of ${canonical(batch.commands)}`;
+      same(listResults(applied, actual), reduced(batch.commands, expected), what);
+      same(queries(engine), queries(reference), "queries");
+      assert.deepEqual(engine.encodeSnapshot(), reference.encodeSnapshot(), "snapshot bytes");
+      continue;
+    }
     const actual = engine.applyBatch(lsn, timestampMs, batch.commands);
     const expected = reference.applyBatch(lsn, timestampMs, batch.commands);
     const what = `results of ${canonical(batch.commands)}`;
@@ -396,17 +462,17 @@ function applyBoth(engine: Engine, reference: ReferenceEngine, input: Batch[], s
 
 test("the engine matches the pre-redesign reference on results, queries and snapshots", () => {
   fc.assert(
-    fc.property(batches, fc.nat(), (input, cutSeed) => {
+    fc.property(batches, fc.nat(), fc.boolean(), (input, cutSeed, lists) => {
       const engine = new Engine();
       const reference = new ReferenceEngine();
       const cut = input.length === 0 ? 0 : cutSeed % input.length;
-      const cutMs = applyBoth(engine, reference, input.slice(0, cut), 1_000_000);
+      const cutMs = applyBoth(engine, reference, input.slice(0, cut), 1_000_000, lists);
       // Both sides restart from the other side's snapshot: the bytes mean the same state. (A
       // restore drops deadlines of transfers resolved early, so compare restored with restored.)
       const restored = Engine.decodeSnapshot(reference.encodeSnapshot());
       const referenceRestored = ReferenceEngine.decodeSnapshot(engine.encodeSnapshot());
       same(queries(restored), queries(referenceRestored), "queries after restore");
-      applyBoth(restored, referenceRestored, input.slice(cut), cutMs);
+      applyBoth(restored, referenceRestored, input.slice(cut), cutMs, lists);
       assert.equal(restored.digest(), referenceRestored.digest());
     }),
     { seed, numRuns },

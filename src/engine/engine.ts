@@ -22,7 +22,7 @@ import {
   TxgridError,
   unreachable,
 } from "../stdx/index.ts";
-import type { Command } from "./commands.ts";
+import type { LogCommand } from "./commands.ts";
 import {
   createAccount,
   createAsset,
@@ -36,6 +36,7 @@ import { ObjectTable } from "./object-table.ts";
 import { type CommandResult, ResultCode } from "./results.ts";
 import { State, systemIndexes } from "./state.ts";
 import type { Table } from "./table.ts";
+import { TransferListRunner } from "./transfer-list.ts";
 import { PREFETCH_WINDOW_COMMANDS, TransferPrefetch } from "./transfer-path.ts";
 import type { Operation } from "./txn.ts";
 import { decodeRow, isValidId, type Row, type Value } from "./values.ts";
@@ -63,10 +64,12 @@ export interface EngineStats {
 export class Engine {
   readonly #state: State;
   readonly #prefetch: TransferPrefetch;
+  readonly #lists: TransferListRunner;
 
   constructor(state: State = new State()) {
     this.#state = state;
     this.#prefetch = new TransferPrefetch(state);
+    this.#lists = new TransferListRunner(state);
   }
 
   get lsn(): number {
@@ -81,7 +84,7 @@ export class Engine {
    * Applies one logged batch. `lsn` must follow the last applied one and `timestampMs` must
    * not go back; pending transfers whose timeout has come are voided before the commands run.
    */
-  applyBatch(lsn: number, timestampMs: number, commands: readonly Command[]): CommandResult[] {
+  applyBatch(lsn: number, timestampMs: number, commands: readonly LogCommand[]): CommandResult[] {
     const state = this.#state;
     assert(lsn === state.lsn + 1, `batch lsn ${lsn} does not follow ${state.lsn}`);
     assert(timestampMs >= state.timestampMs, "batch timestamps must not go back");
@@ -92,7 +95,7 @@ export class Engine {
     const prefetch = this.#prefetch;
     for (let index = 0; index < commands.length; index++) {
       if (index % PREFETCH_WINDOW_COMMANDS === 0) prefetch.load(commands, index);
-      const command = commands[index] as Command;
+      const command = commands[index] as LogCommand;
       results[index] =
         command.kind === "transfer.create"
           ? createTransfer(state, command, prefetch.hashesOf(commands, index))
@@ -108,7 +111,7 @@ export class Engine {
   }
 
   /** Every command but transfer.create, which applyBatch runs with its prefetched hashes. */
-  #apply(command: Exclude<Command, { readonly kind: "transfer.create" }>): CommandResult {
+  #apply(command: Exclude<LogCommand, { readonly kind: "transfer.create" }>): CommandResult {
     const state = this.#state;
     switch (command.kind) {
       case "account.create":
@@ -117,6 +120,8 @@ export class Engine {
         return resolvePending(state, command.pendingId, "posted");
       case "transfer.void":
         return resolvePending(state, command.pendingId, "voided");
+      case "transfer.list":
+        return { code: ResultCode.OK, transferCodes: this.#lists.apply(command) };
       case "timpe.process":
         return processTimpe(state);
       case "asset.create":

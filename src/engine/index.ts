@@ -6,10 +6,19 @@ export {
   type CommandKind,
   decodeCommand,
   encodeCommand,
+  type LogCommand,
+  type TransferList,
   type TransferOrigin,
 } from "./commands.ts";
 export { ENGINE_SNAPSHOT_VERSION, Engine, type EngineStats } from "./engine.ts";
 export { type CommandResult, isResultCode, ResultCode, resultName } from "./results.ts";
 export type { TransferState } from "./state.ts";
+export {
+  isListable,
+  TRANSFER_CODE_DUPLICATE,
+  TRANSFER_RECORD_FIXED_BYTES,
+  TransferListFlag,
+  transferListOf,
+} from "./transfer-list.ts";
 export type { CompareOperator, Condition, Operation } from "./txn.ts";
 export { isValidId, type Row, type Value } from "./values.ts";

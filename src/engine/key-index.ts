@@ -101,6 +101,54 @@ export class KeyIndex {
   }
 
   /**
+   * findHashed() for a key given as bytes[start, start + length) (one character per byte, as
+   * keys are stored), so that a caller reading ids from a buffer needs no string.
+   */
+  findHashedBytes(bytes: Uint8Array, start: number, length: number, hash: number): number {
+    const pairs = this.#pairs;
+    const mask = (pairs.length >> 1) - 1;
+    const hashSigned = hash | 0;
+    for (let bucket = hashSigned & mask; ; bucket = (bucket + 1) & mask) {
+      const entry = pairs[bucket * 2 + 1] as number;
+      if (entry === empty) return -1;
+      if (pairs[bucket * 2] === hashSigned && this.#holdsBytes(entry - 1, bytes, start, length)) {
+        return entry - 1;
+      }
+    }
+  }
+
+  /**
+   * insertHashed() for a key given as bytes (findHashedBytes), which must be absent: the
+   * caller has just looked it up with findHashedBytes and changed nothing since.
+   */
+  insertHashedBytes(bytes: Uint8Array, start: number, length: number, hashAny: number): number {
+    const hash = hashAny | 0;
+    const slot = this.#size;
+    this.#absentBucket = -1;
+    if ((slot + 1) * 4 > this.#pairs.length) this.#grow();
+    const pairs = this.#pairs;
+    const mask = (pairs.length >> 1) - 1;
+    let bucket = hash & mask;
+    // The walk to the empty bucket passes every key of this hash: none may be this key.
+    for (let entry = pairs[bucket * 2 + 1] as number; entry !== empty; ) {
+      const same = pairs[bucket * 2] === hash && this.#holdsBytes(entry - 1, bytes, start, length);
+      assert(!same, "key inserted twice");
+      bucket = (bucket + 1) & mask;
+      entry = pairs[bucket * 2 + 1] as number;
+    }
+    this.#pairs[bucket * 2] = hash;
+    this.#pairs[bucket * 2 + 1] = slot + 1;
+    const keyStart = this.#starts[slot] as number;
+    const end = keyStart + length;
+    if (end > this.#bytes.length) this.#bytes = grownUint8(this.#bytes, end);
+    if (slot + 2 > this.#starts.length) this.#starts = grownInt32(this.#starts, slot + 2);
+    this.#bytes.set(bytes.subarray(start, start + length), keyStart);
+    this.#starts[slot + 1] = end;
+    this.#size = slot + 1;
+    return slot;
+  }
+
+  /**
    * The entry of the first bucket of `hash`'s probe (slot + 1 of the key there, 0 when empty;
    * not necessarily the key hashed). Prefetching only: reading it soon before a find() brings
    * the bucket into the cache (transfer-path.ts); it changes nothing.
@@ -185,6 +233,17 @@ export class KeyIndex {
     return true;
   }
 
+  /** Whether the key at `slot` is bytes[start, start + length). */
+  #holdsBytes(slot: number, bytes: Uint8Array, start: number, length: number): boolean {
+    const keyStart = this.#starts[slot] as number;
+    if ((this.#starts[slot + 1] as number) - keyStart !== length) return false;
+    const keys = this.#bytes;
+    for (let index = 0; index < length; index++) {
+      if (keys[keyStart + index] !== bytes[start + index]) return false;
+    }
+    return true;
+  }
+
   /** Stores the characters of the key of the next slot. */
   #append(key: string): void {
     const slot = this.#size;
@@ -265,6 +324,22 @@ export function validIdHash(id: string): number {
   let hash = 0x811c9dc5 | 0;
   for (let index = 0; index < length; index++) {
     const code = id.charCodeAt(index);
+    if (code >= 128 || idCharacters[code] !== 1) return -1;
+    hash = Math.imul(hash ^ code, 0x01000193);
+  }
+  return finalMix(hash) >>> 0;
+}
+
+/**
+ * validIdHash for an id given as bytes[start, start + length), one character per byte: the
+ * same hash and the same rule, so an id read from a buffer and the same id as a string are
+ * found in the same bucket.
+ */
+export function validIdHashBytes(bytes: Uint8Array, start: number, length: number): number {
+  if (length === 0 || length > ID_BYTES_MAX) return -1;
+  let hash = 0x811c9dc5 | 0;
+  for (let index = start; index < start + length; index++) {
+    const code = bytes[index] as number;
     if (code >= 128 || idCharacters[code] !== 1) return -1;
     hash = Math.imul(hash ^ code, 0x01000193);
   }

@@ -78,6 +78,11 @@ export interface CommandResult {
   readonly rows?: readonly (Row | null)[];
   /** Generic transactions: the operation that failed. */
   readonly operationIndex?: number;
+  /**
+   * transfer.list: per transfer, its result code, plus TRANSFER_CODE_DUPLICATE (128) when it
+   * was a retry of a stored transfer (transfer-list.ts).
+   */
+  readonly transferCodes?: Uint8Array;
   /** timpe.process: every pending TiMPE transfer it tried to finish, with its outcome. */
   readonly processed?: readonly { readonly id: string; readonly code: ResultCode }[];
 }

@@ -32,7 +32,7 @@
 // an account created later in the window) can only make them less useful, never wrong.
 
 import { assert } from "../stdx/index.ts";
-import type { Command } from "./commands.ts";
+import type { Command, LogCommand } from "./commands.ts";
 import { validIdHash } from "./key-index.ts";
 import { ResultCode } from "./results.ts";
 import type { State } from "./state.ts";
@@ -59,39 +59,15 @@ export function runCompiledTransfer(
   creditHash: number,
 ): ResultCode | typeof FALLBACK {
   const accounts = state.accounts;
-  const records = state.accountRecords;
   const debit = accounts.findHashed(command.debitId, debitHash);
   if (debit < 0) return DEBIT_ACCOUNT_NOT_FOUND;
-  const pending = command.pending;
-  const debitBase = records.baseOf(debit);
-  // The debit's first increment: balance (posted) or reserved (pending); then available.
-  const first = pending ? records.reserved(debitBase) : records.balance(debitBase);
-  const available = records.available(debitBase);
-  if (Number.isNaN(first) || Number.isNaN(available)) return FALLBACK;
-  const availableNext = available - amount;
-  if (records.hasFloor(debit)) {
-    const floor = records.floor(debitBase);
-    if (Number.isNaN(floor)) return FALLBACK;
-    if (availableNext < floor) return INSUFFICIENT_FUNDS;
-  }
+  // Looked up before the debit's checks, which the executor runs first: a lookup changes
+  // nothing, and checkCompiledTransfer keeps the executor's order of the failure codes.
   const credit = accounts.findHashed(command.creditId, creditHash);
-  if (credit < 0) return CREDIT_ACCOUNT_NOT_FOUND;
-  const creditBase = records.baseOf(credit);
-  let creditBalance = 0;
-  let creditAvailable = 0;
-  if (!pending) {
-    creditBalance = records.balance(creditBase);
-    creditAvailable = records.available(creditBase);
-    if (Number.isNaN(creditBalance) || Number.isNaN(creditAvailable)) return FALLBACK;
-  }
-  // Every check passed: the effects, which cannot fail.
-  if (pending) records.setReserved(debitBase, first + amount);
-  else {
-    records.setBalance(debitBase, first - amount);
-    records.setBalance(creditBase, creditBalance + amount);
-    records.setAvailable(creditBase, creditAvailable + amount);
-  }
-  records.setAvailable(debitBase, availableNext);
+  const pending = command.pending;
+  const code = checkCompiledTransfer(state, debit, credit, amount, pending);
+  if (code !== OK) return code;
+  writeCompiledTransfer(state, debit, credit, amount, pending);
   const transfers = state.transfers;
   const slot = transfers.appendHashed(command.id, idHash);
   state.transferRecords.write(
@@ -106,6 +82,58 @@ export function runCompiledTransfer(
   );
   transfers.appended(slot);
   return OK;
+}
+
+/**
+ * Every check of the transfer's operations after the debit was found (`debit` >= 0; `credit`
+ * is -1 when missing), in the executor's order; writes nothing. OK means
+ * writeCompiledTransfer cannot fail and is exact.
+ */
+export function checkCompiledTransfer(
+  state: State,
+  debit: number,
+  credit: number,
+  amount: number,
+  pending: boolean,
+): ResultCode | typeof FALLBACK {
+  const records = state.accountRecords;
+  const debitBase = records.baseOf(debit);
+  // The debit's first increment: balance (posted) or reserved (pending); then available.
+  const first = pending ? records.reserved(debitBase) : records.balance(debitBase);
+  const available = records.available(debitBase);
+  if (Number.isNaN(first) || Number.isNaN(available)) return FALLBACK;
+  if (records.hasFloor(debit)) {
+    const floor = records.floor(debitBase);
+    if (Number.isNaN(floor)) return FALLBACK;
+    if (available - amount < floor) return INSUFFICIENT_FUNDS;
+  }
+  if (credit < 0) return CREDIT_ACCOUNT_NOT_FOUND;
+  if (!pending) {
+    const creditBase = records.baseOf(credit);
+    if (Number.isNaN(records.balance(creditBase))) return FALLBACK;
+    if (Number.isNaN(records.available(creditBase))) return FALLBACK;
+  }
+  return OK;
+}
+
+/** The effects on both accounts of a transfer that checkCompiledTransfer passed. */
+export function writeCompiledTransfer(
+  state: State,
+  debit: number,
+  credit: number,
+  amount: number,
+  pending: boolean,
+): void {
+  const records = state.accountRecords;
+  const debitBase = records.baseOf(debit);
+  if (pending) records.setReserved(debitBase, records.reserved(debitBase) + amount);
+  else {
+    const creditBase = records.baseOf(credit);
+    records.setBalance(debitBase, records.balance(debitBase) - amount);
+    records.setBalance(creditBase, records.balance(creditBase) + amount);
+    records.setAvailable(creditBase, records.available(creditBase) + amount);
+  }
+  records.setAvailable(debitBase, records.available(debitBase) - amount);
 }
 
 /** Commands per prefetch window: their lines must stay cached until their turn (≈ 40 KB). */
@@ -125,7 +153,7 @@ export class TransferPrefetch {
   /** Per position: the first bucket entries of the debit and the credit. */
   readonly #entries = new Int32Array(PREFETCH_WINDOW_COMMANDS * 2);
   readonly #current = { id: -1, debit: -1, credit: -1 };
-  #commands: readonly Command[] = [];
+  #commands: readonly LogCommand[] = [];
   #from = 0;
   /** Where the values read are summed, so that no read is optimized away. */
   #sink = 0;
@@ -138,7 +166,7 @@ export class TransferPrefetch {
    * Starts the window commands[from, from + PREFETCH_WINDOW_COMMANDS): hashes the ids of its
    * transfer.create commands and reads what their transactions will read.
    */
-  load(commands: readonly Command[], from: number): void {
+  load(commands: readonly LogCommand[], from: number): void {
     const { accounts, transfers, history, accountRecords } = this.#state;
     const hashes = this.#hashes;
     const entries = this.#entries;
@@ -148,7 +176,7 @@ export class TransferPrefetch {
     // Three loops, so that the loads of the second and third follow one another closely: a
     // hash between two loads would fill the processor's window and leave one miss in flight.
     for (let at = 0; at < count; at++) {
-      const command = commands[from + at] as Command;
+      const command = commands[from + at] as LogCommand;
       let idHash = -1;
       let debitHash = -1;
       let creditHash = -1;
@@ -184,7 +212,7 @@ export class TransferPrefetch {
   }
 
   /** The hashes of commands[index], a transfer.create of the window loaded last. */
-  hashesOf(commands: readonly Command[], index: number): TransferHashes {
+  hashesOf(commands: readonly LogCommand[], index: number): TransferHashes {
     const at = index - this.#from;
     assert(commands === this.#commands, "hashes of the loaded commands");
     assert(at >= 0 && at < PREFETCH_WINDOW_COMMANDS, "hashes of the loaded window");

@@ -6,22 +6,25 @@
 //                     admitted: a full queue refuses the whole request with OVERLOADED)
 //                 ──► RESULTS, one OperationResult per operation, in request order
 //   read request  ──► answered from the applied state (no log), synchronously
-//   CREATE_TRANSFERS body (TCP) ──► engine commands straight from the bytes
-//                     (transferListCommands: no request object per frame, no TransferCreate
-//                     per transfer) ──► the same submitMany and RESULTS as above
+//   CREATE_TRANSFERS body (TCP, embedded) ──► checked in place (checkTransferList) and
+//                     submitted as ONE engine transfer.list whose records are the body's own
+//                     bytes (transferListCommands): no string, BigInt or object per transfer
+//                     here, in the log or in the engine ──► the same submitMany; RESULTS from
+//                     the list's result codes (one byte per transfer)
 //
 // Guarantees: a write request becomes exactly one submitMany call (one frame, one
 // admission decision); operation i of the request is command i and result i. A refusal
 // (OVERLOADED, SHUTTING_DOWN, STORAGE) rejects the returned promise with that TxgridError
 // and nothing of the request was executed. No await per operation: one promise per request.
-import type { Command, CommandResult, Engine } from "../engine/index.ts";
+import type { Command, CommandResult, Engine, LogCommand } from "../engine/index.ts";
 import {
   type AccountsReply,
   type AssetsReply,
   type CreateAccountsRequest,
   type CreateAssetsRequest,
   type CreateTransfersRequest,
-  decodeTransferList,
+  checkTransferList,
+  LIST_HEADER_BYTES,
   type LookupAccountsRequest,
   type LookupAssetsRequest,
   type LookupTransfersRequest,
@@ -39,7 +42,13 @@ import {
 } from "../protocol/index.ts";
 import type { Shard } from "../shard/index.ts";
 import { unreachable } from "../stdx/index.ts";
-import { accountRecord, assetRecord, operationResult, transferRecord } from "./records.ts";
+import {
+  accountRecord,
+  assetRecord,
+  listOperationResult,
+  operationResult,
+  transferRecord,
+} from "./records.ts";
 
 /** Requests that go through the log: answered by RESULTS. */
 export type WriteRequest =
@@ -93,11 +102,14 @@ const transferCommand: TransferMaker<Command> = (
 });
 
 /**
- * The commands of a CREATE_TRANSFERS body, built straight from its bytes (no request object
- * and no TransferCreate per transfer); throws the protocol's decoding errors.
+ * The commands of a CREATE_TRANSFERS body: one transfer.list over the body's records, which
+ * must stay unchanged until the list is applied (frame bodies are never reused). Throws the
+ * protocol's decoding errors, as decoding the request would.
  */
-export function transferListCommands(body: Uint8Array): Command[] {
-  return decodeTransferList(body, transferCommand);
+export function transferListCommands(body: Uint8Array): LogCommand[] {
+  const count = checkTransferList(body);
+  if (count === 0) return [];
+  return [{ kind: "transfer.list", count, records: body.subarray(LIST_HEADER_BYTES) }];
 }
 
 /** The engine command of every operation of `request`, in order. */
@@ -150,11 +162,17 @@ export function resultsReply(request: WriteRequest, results: readonly CommandRes
   return resultsOf(results, withValue);
 }
 
-/** RESULTS; `withValue` for assets (each result carries the row's value after it). */
+/**
+ * RESULTS; `withValue` for assets (each result carries the row's value after it). A
+ * transfer.list's result stands for its transfers: one operation result per code.
+ */
 function resultsOf(results: readonly CommandResult[], withValue: boolean) {
-  const replyResults: OperationResult[] = new Array(results.length);
+  const replyResults: OperationResult[] = [];
   for (let index = 0; index < results.length; index++) {
-    replyResults[index] = operationResult(results[index] as CommandResult, withValue);
+    const result = results[index] as CommandResult;
+    const codes = result.transferCodes;
+    if (codes === undefined) replyResults.push(operationResult(result, withValue));
+    else for (const code of codes) replyResults.push(listOperationResult(code));
   }
   return { kind: MessageKind.RESULTS, results: replyResults } satisfies ResultsReply;
 }
@@ -169,14 +187,14 @@ export function submitWrite(shard: Shard, request: WriteRequest): Promise<Result
 /** Logs, applies and answers the commands of a CREATE_TRANSFERS (transferListCommands). */
 export function submitTransferCommands(
   shard: Shard,
-  commands: readonly Command[],
+  commands: readonly LogCommand[],
 ): Promise<ResultsReply> {
   return shard.submitMany(commands).then((results) => resultsOf(results, false));
 }
 
 /** Like submitTransferCommands on the body's commands; a malformed body rejects (DECODE). */
 export function submitTransferList(shard: Shard, body: Uint8Array): Promise<ResultsReply> {
-  let commands: Command[];
+  let commands: LogCommand[];
   try {
     commands = transferListCommands(body);
   } catch (error) {

@@ -11,6 +11,7 @@ import {
   isResultCode,
   ResultCode,
   type Row,
+  TRANSFER_CODE_DUPLICATE,
   type Value,
 } from "../engine/index.ts";
 import type {
@@ -77,6 +78,14 @@ for (const code of Object.values(ResultCode)) {
   for (const duplicate of [false, true]) {
     plainResults[code * 2 + (duplicate ? 1 : 0)] = Object.freeze({ code, duplicate, value: null });
   }
+}
+
+/** The wire result of one transfer of a transfer.list, from its code byte. */
+export function listOperationResult(code: number): OperationResult {
+  const duplicate = code >= TRANSFER_CODE_DUPLICATE;
+  const shared = plainResults[(code & ~TRANSFER_CODE_DUPLICATE) * 2 + (duplicate ? 1 : 0)];
+  assert(shared !== undefined, "every result code has a shared result");
+  return shared;
 }
 
 /** The wire result of one command; `withValue` for assets (the row's value after it). */

@@ -12,8 +12,8 @@
 // increment each, no allocation); an HTTP request costs three Map lookups and two
 // increments. Nothing here logs or allocates per command.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import type { Command, EngineStats } from "../engine/index.ts";
-import { resultName } from "../engine/index.ts";
+import type { Command, CommandResult, EngineStats, LogCommand } from "../engine/index.ts";
+import { resultName, TRANSFER_CODE_DUPLICATE } from "../engine/index.ts";
 import type { ShardEvent, ShardStatus } from "../shard/index.ts";
 import { type LivePoint, LiveSeries } from "./live-series.ts";
 import {
@@ -74,6 +74,8 @@ export class NodeMetrics {
   readonly #commands;
   /** Per command kind, per result code: the counter series (filled on first use). */
   readonly #commandSeries = new Map<CommandKind, CounterSeries[]>();
+  /** Per result code, the transfers of one list with it (scratch of #observeTransferCodes). */
+  readonly #listCodeCounts = new Uint32Array(TRANSFER_CODE_DUPLICATE);
   readonly #batches;
   readonly #batchSize;
   readonly #flushDuration;
@@ -175,9 +177,10 @@ export class NodeMetrics {
         this.#flushDuration.series().observe(event.flushDurationMs / 1000);
         const { commands, results } = event;
         for (let index = 0; index < commands.length; index++) {
-          const command = commands[index] as Command;
-          const code = (results[index] as { code: number }).code;
-          this.#commandSeriesOf(command.kind, code).inc();
+          const command = commands[index] as LogCommand;
+          const result = results[index] as CommandResult;
+          if (command.kind === "transfer.list") this.#observeTransferCodes(result.transferCodes);
+          else this.#commandSeriesOf(command.kind, result.code).inc();
         }
         this.live.batch(event.commandCount, event.flushDurationMs);
         return;
@@ -260,6 +263,20 @@ export class NodeMetrics {
 
   close(): void {
     this.#eventLoopDelay.disable();
+  }
+
+  /** A transfer.list's transfers, counted as the transfer.create commands they stand for. */
+  #observeTransferCodes(codes: Uint8Array | undefined): void {
+    const counts = this.#listCodeCounts;
+    counts.fill(0);
+    for (const code of codes ?? []) {
+      const plain = code & ~TRANSFER_CODE_DUPLICATE;
+      counts[plain] = (counts[plain] as number) + 1;
+    }
+    for (let code = 0; code < counts.length; code++) {
+      const count = counts[code] as number;
+      if (count > 0) this.#commandSeriesOf("transfer.create", code).inc(count);
+    }
   }
 
   #commandSeriesOf(kind: CommandKind, code: number): CounterSeries {

@@ -706,6 +706,12 @@ class BodyReader {
   }
 
   id(): string {
+    const start = this.checkedId();
+    return asciiString(this.bytes, start, this.offset);
+  }
+
+  /** Consumes an id, checked as id() checks it, without building its string; its start. */
+  checkedId(): number {
     const length = this.u8();
     if (length === 0 || length > ID_BYTES_MAX) throw decodeError(`id of ${length} bytes`);
     const start = this.take(length);
@@ -714,7 +720,7 @@ class BodyReader {
       if (ID_CHARACTER[bytes[index] as number] !== 1)
         throw decodeError(`invalid id byte at ${index}`);
     }
-    return asciiString(bytes, start, start + length);
+    return start;
   }
 
   text(bytesMax: number): string {
@@ -824,6 +830,25 @@ export function decodeTransferList<T>(body: Uint8Array, make: TransferMaker<T>):
   const items = readTransferList(reader, make);
   reader.finish();
   return items;
+}
+
+/**
+ * Checks a CREATE_TRANSFERS body exactly as decodeTransferList does (same errors) without
+ * building anything, and returns its transfer count: the server then hands the records,
+ * bytes after LIST_HEADER_BYTES, to the log and the engine as they are (a transfer.list).
+ */
+export function checkTransferList(body: Uint8Array): number {
+  const reader = new BodyReader(body);
+  const count = reader.count("transferCreate");
+  for (let index = 0; index < count; index++) {
+    reader.flags(TransferCreateFlag.pending);
+    reader.checkedId();
+    reader.checkedId();
+    reader.checkedId();
+    reader.take(12);
+  }
+  reader.finish();
+  return count;
 }
 
 function readTransferList<T>(reader: BodyReader, make: TransferMaker<T>): T[] {

@@ -2,6 +2,7 @@
 // header and a CRC-32 over everything after the magic; batched requests answered by request
 // id, out of order. Pure: no sockets, no timers; the server and the client bring the I/O.
 export {
+  checkTransferList,
   decodeBody,
   decodeFrame,
   decodeHeader,
@@ -87,4 +88,4 @@ export type {
   UpdateAssetsRequest,
   VoidTransfersRequest,
 } from "./messages.ts";
-export { TransferListEncoder } from "./transfer-list.ts";
+export { IdTable, TransferListEncoder } from "./transfer-list.ts";

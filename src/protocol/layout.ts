@@ -40,7 +40,12 @@ import {
   QUEUE_COMMANDS_MAX,
   REQUEST_TRANSFERS_MAX,
 } from "../constants.ts";
-import { ResultCode, type TransferState } from "../engine/index.ts";
+import {
+  ResultCode,
+  TRANSFER_RECORD_FIXED_BYTES,
+  TransferListFlag,
+  type TransferState,
+} from "../engine/index.ts";
 import { assert, ErrorCode } from "../stdx/index.ts";
 
 export const PROTOCOL_VERSION = 1;
@@ -428,6 +433,12 @@ assert(BATCH_OPERATIONS_MAX <= QUEUE_COMMANDS_MAX, "a full request fits in the s
 assert(BATCH_OPERATIONS_MAX <= 2 ** 32 - 1, "a list count fits its u32");
 assert(PENDING_TIMEOUT_MS_MAX <= 2 ** 32 - 1, "every valid timeout fits the u32 timeoutMs");
 assert(ID_BYTES_MAX <= 255, "an id length fits its u8");
+// A CREATE_TRANSFERS body's records are logged and applied as they are (engine transfer.list).
+assert(TransferCreateFlag.pending === TransferListFlag.pending, "one pending flag bit");
+assert(
+  ITEM_FIXED_BYTES.transferCreate === TRANSFER_RECORD_FIXED_BYTES,
+  "a transferCreate record is an engine transfer record",
+);
 assert(NICKNAME_BYTES_MAX <= 2 ** 16 - 1, "a nickname length fits its u16");
 assert(ERROR_MESSAGE_BYTES_MAX <= 2 ** 16 - 1, "an error message length fits its u16");
 assert(FRAME_BYTES_MAX <= 2 ** 32 - 1, "a body length fits its u32");

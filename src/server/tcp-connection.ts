@@ -25,7 +25,7 @@
 // Nothing here logs per request; counters are plain fields.
 import type { Socket } from "node:net";
 import { TCP_CLOSE_TIMEOUT_MS } from "../constants.ts";
-import type { Command } from "../engine/index.ts";
+import type { LogCommand } from "../engine/index.ts";
 import {
   answerRead,
   isWriteRequest,
@@ -193,10 +193,10 @@ export class TcpConnection {
   #onFrame(frame: Frame): void {
     this.#counters.framesReceived++;
     const requestId = frame.requestId;
-    // The hot request: its transfers become engine commands straight from the bytes.
+    // The hot request: its body becomes one engine transfer.list over its own bytes.
     const transfers = frame.kind === MessageKind.CREATE_TRANSFERS;
     let request: Request | null = null;
-    let commands: Command[] | null = null;
+    let commands: LogCommand[] | null = null;
     try {
       if (transfers) commands = transferListCommands(frame.body);
       else request = decodeRequest(frame);

@@ -39,7 +39,7 @@ import {
   SNAPSHOT_INTERVAL_BYTES,
   WAL_RECORD_BYTES_MAX,
 } from "../constants.ts";
-import { type Command, type CommandResult, Engine } from "../engine/index.ts";
+import { type CommandResult, Engine, type LogCommand } from "../engine/index.ts";
 import { NodeStorage, type Storage } from "../io/index.ts";
 import { readLatestSnapshot, writeSnapshot } from "../snapshot/index.ts";
 import { assert, type Clock, ErrorCode, type Timers, TxgridError } from "../stdx/index.ts";
@@ -100,7 +100,7 @@ export type ShardEvent =
       readonly commandCount: number;
       readonly flushDurationMs: number;
       /** The batch's commands and their results, index for index (read-only views). */
-      readonly commands: readonly Command[];
+      readonly commands: readonly LogCommand[];
       readonly results: readonly CommandResult[];
     }
   | {
@@ -143,7 +143,9 @@ type ReplicatedRecord = (
 interface LoggedBatch {
   readonly lsn: number;
   readonly timestampMs: number;
-  readonly commands: readonly Command[];
+  readonly commands: readonly LogCommand[];
+  /** Operations in the batch (weightOf). */
+  readonly weight: number;
   readonly payloadBytes: number;
   readonly startedMs: number;
   /** Settles with null once the flush returned, or with the flush's error. */
@@ -154,12 +156,23 @@ interface LoggedBatch {
 
 /** One submit or submitMany call: its commands stay together in one batch. */
 interface Submission {
-  readonly commands: readonly Command[];
+  readonly commands: readonly LogCommand[];
+  /** The operations it carries (weightOf): its place in the queue and in a batch. */
+  readonly weight: number;
   readonly resolve: (results: CommandResult[]) => void;
   readonly reject: (error: unknown) => void;
 }
 
-const submissionWeight = (submission: Submission): number => submission.commands.length;
+const submissionWeight = (submission: Submission): number => submission.weight;
+
+/** Operations in `commands`: one per command, a transfer.list's transfers each (at least 1). */
+function weightOf(commands: readonly LogCommand[]): number {
+  let weight = 0;
+  for (const command of commands) {
+    weight += command.kind === "transfer.list" ? Math.max(1, command.count) : 1;
+  }
+  return weight;
+}
 
 const replayProgressEveryRecords = 100_000;
 
@@ -272,7 +285,7 @@ export class Shard {
   }
 
   /** Logs, makes durable (per the fsync policy), applies and answers one command. */
-  submit(command: Command): Promise<CommandResult> {
+  submit(command: LogCommand): Promise<CommandResult> {
     return this.submitMany([command]).then((results) => results[0] as CommandResult);
   }
 
@@ -280,12 +293,13 @@ export class Shard {
    * Like submit for each command, in order, with one promise for all: all are admitted or
    * none is, and they are logged in the same batch (at most BATCH_COMMANDS_MAX of them).
    */
-  submitMany(commands: readonly Command[]): Promise<CommandResult[]> {
+  submitMany(commands: readonly LogCommand[]): Promise<CommandResult[]> {
     if (commands.length === 0) return Promise.resolve([]);
-    const refusal = this.#refusal(commands.length);
+    const weight = weightOf(commands);
+    const refusal = this.#refusal(weight);
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ commands, resolve, reject });
+      this.#queue.push({ commands, weight, resolve, reject });
       this.#kick();
     });
   }
@@ -460,7 +474,7 @@ export class Shard {
       const batch = batches[index] as Batch;
       this.#engine.applyBatch(record.lsn, batch.timestampMs, batch.commands);
       this.#batchCount++;
-      this.#commandCount += batch.commands.length;
+      this.#commandCount += weightOf(batch.commands);
       this.#bytesSinceSnapshot += (record as { payload: Uint8Array }).payload.length;
       record.resolve();
     }
@@ -622,11 +636,12 @@ export class Shard {
    */
   #log(
     timestampMs: number,
-    commands: readonly Command[],
+    commands: readonly LogCommand[],
     payload: Uint8Array,
     settle: LoggedBatch["settle"],
   ): void {
     assert(this.#inFlight === null, "one batch in flight");
+    const weight = weightOf(commands);
     const policy = this.#options.fsyncPolicy;
     const startedMs = this.#clock.monotonicNowMs();
     let lsn: number;
@@ -636,7 +651,7 @@ export class Shard {
       this.#options.replication?.appended(lsn, payload);
       // Under load the fdatasync leaves the event loop (see the header); one request at a
       // time keeps it blocking.
-      const background = this.#pipelined() && (commands.length > 1 || this.#batchCommandsLast > 1);
+      const background = this.#pipelined() && (weight > 1 || this.#batchCommandsLast > 1);
       flushed = this.#journal.flush(policy !== "lazy", background).then(
         () => null,
         (error: unknown) => error,
@@ -648,7 +663,16 @@ export class Shard {
     }
     this.#timestampLoggedMs = timestampMs;
     const payloadBytes = payload.length;
-    this.#inFlight = { lsn, timestampMs, commands, payloadBytes, startedMs, flushed, settle };
+    this.#inFlight = {
+      lsn,
+      timestampMs,
+      commands,
+      weight,
+      payloadBytes,
+      startedMs,
+      flushed,
+      settle,
+    };
   }
 
   /**
@@ -673,13 +697,13 @@ export class Shard {
     }
     const results = this.#engine.applyBatch(batch.lsn, batch.timestampMs, batch.commands);
     this.#batchCount++;
-    this.#commandCount += batch.commands.length;
-    this.#batchCommandsLast = batch.commands.length;
+    this.#commandCount += batch.weight;
+    this.#batchCommandsLast = batch.weight;
     this.#bytesSinceSnapshot += batch.payloadBytes;
     this.#options.onEvent?.({
       kind: "batch",
       lsn: batch.lsn,
-      commandCount: batch.commands.length,
+      commandCount: batch.weight,
       flushDurationMs: this.#clock.monotonicNowMs() - batch.startedMs,
       commands: batch.commands,
       results,
