@@ -18,6 +18,7 @@
 // and the machine, because a number without them means nothing.
 import { cpus, totalmem } from "node:os";
 import { performance } from "node:perf_hooks";
+import { IdTable, type TransferListEncoder } from "../client/index.ts";
 import {
   type BenchApi,
   type BenchProtocol,
@@ -153,6 +154,9 @@ class TransferSource {
   readonly #accountIds: readonly string[];
   readonly #runTag: string;
   readonly #total: number;
+  readonly #choice = { debitIndex: 0, creditIndex: 0, amount: 0 };
+  /** The run's ids as bytes (writeInto), built on first use. */
+  #tables: { prefixes: IdTable; accounts: IdTable } | null = null;
   issuedCount = 0;
 
   constructor(options: BenchOptions, accountIds: readonly string[], runTag: string) {
@@ -164,6 +168,31 @@ class TransferSource {
 
   get exhausted(): boolean {
     return this.issuedCount >= this.#total;
+  }
+
+  /** TransferWriter: the next transfers, as take() would give them, written as bytes. */
+  writeInto(list: TransferListEncoder, countMax: number): number {
+    this.#tables ??= {
+      prefixes: new IdTable([`bt-${this.#runTag}-`]),
+      accounts: new IdTable(this.#accountIds),
+    };
+    const { prefixes, accounts } = this.#tables;
+    const choice = this.#choice;
+    const count = Math.min(countMax, this.#total - this.issuedCount);
+    for (let index = 0; index < count; index++) {
+      this.#workload.nextInto(choice);
+      const serial = this.issuedCount++;
+      list.addSerial(
+        prefixes,
+        0,
+        serial,
+        accounts,
+        choice.debitIndex,
+        choice.creditIndex,
+        choice.amount,
+      );
+    }
+    return count;
   }
 
   take(countMax: number): BenchTransfer[] {
@@ -211,8 +240,12 @@ async function runLoad(
   const deadlineMs = startedMs + options.durationMs;
   const done = () => tally.okCount + tally.refusedCount + tally.errorCount;
   const progressTimer = setInterval(() => options.onProgress?.(done(), options.transferCount), 250);
-  const sendOne = async (slot: number, transfers: BenchTransfer[], dueMs: number) => {
-    const result = await driver.send(slot, transfers);
+  // Requests of more than one transfer are written as bytes when the driver can take them.
+  const written = options.batchSize > 1 && driver.sendWritten !== undefined;
+  const sendOne = async (slot: number, countMax: number, dueMs: number) => {
+    const result = written
+      ? await (driver.sendWritten as NonNullable<Driver["sendWritten"]>)(slot, source, countMax)
+      : await driver.send(slot, source.take(countMax));
     const answeredMs = performance.now();
     latency.record((answeredMs - dueMs) * 1000);
     tally.requestCount++;
@@ -249,7 +282,7 @@ async function runLoad(
   };
 }
 
-type SendOne = (slot: number, transfers: BenchTransfer[], dueMs: number) => Promise<void>;
+type SendOne = (slot: number, countMax: number, dueMs: number) => Promise<void>;
 
 /** `concurrency` senders, each sending its next request when the previous one is answered. */
 async function closedLoop(
@@ -260,7 +293,7 @@ async function closedLoop(
 ) {
   const sender = async (slot: number) => {
     while (!source.exhausted && performance.now() < deadlineMs) {
-      await sendOne(slot, source.take(options.batchSize), performance.now());
+      await sendOne(slot, options.batchSize, performance.now());
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, slot) => sender(slot)));
@@ -285,12 +318,10 @@ async function openLoop(
     if (waitMs >= 1) await new Promise((resolve) => setTimeout(resolve, waitMs));
     if (freeSlots.length === 0) await Promise.race(inFlight);
     const slot = freeSlots.pop() as number;
-    const request: Promise<void> = sendOne(slot, source.take(options.batchSize), dueMs).finally(
-      () => {
-        inFlight.delete(request);
-        freeSlots.push(slot);
-      },
-    );
+    const request: Promise<void> = sendOne(slot, options.batchSize, dueMs).finally(() => {
+      inFlight.delete(request);
+      freeSlots.push(slot);
+    });
     inFlight.add(request);
     dueMs += intervalMs;
   }

@@ -8,8 +8,9 @@
 //   tcp       the TypeScript client over the binary protocol: one connection, requests
 //             pipelined; a request of one transfer is one createTransfer call (the client
 //             gathers concurrent calls into frames), a larger one is one createTransferList
-//             call (the transfers written straight into the frame's bytes, as a bulk loader
-//             would)
+//             call: the run's transfers are written straight into the list's bytes from a
+//             table of the accounts' id bytes (sendWritten: no string, object or BigInt per
+//             transfer in the load generator, so that it is not the limit)
 //   embedded  the same API on an engine in this process (open({ dir })): no network hop
 //
 // Outcomes: "ok" = applied or answered as a duplicate; "refused" = declined by the ledger
@@ -54,11 +55,22 @@ export interface Durability {
   readonly replication: string;
 }
 
+/** The run's next transfers, written into a list without an object per transfer. */
+export interface TransferWriter {
+  /** Writes up to `countMax` of the next transfers into `list`; returns how many. */
+  writeInto(list: TransferListEncoder, countMax: number): number;
+}
+
 export interface Driver {
   readonly route: string;
   readonly durability: Durability;
   /** Sends one request carrying `transfers` from sender slot `slot`. Never throws. */
   send(slot: number, transfers: readonly BenchTransfer[]): Promise<SendOutcome>;
+  /**
+   * Like send() for the next (up to) `countMax` transfers of `writer`, for drivers that write
+   * lists of transfers as bytes; the bench uses it for requests of more than one transfer.
+   */
+  sendWritten?(slot: number, writer: TransferWriter, countMax: number): Promise<SendOutcome>;
   totals(): Promise<ServerTotals>;
   /** TiMPE phase 1 only: runs phase 2 (/transactions/process) and reports it. */
   finish(): Promise<{ durationMs: number; failedCount: number } | null>;
@@ -268,6 +280,16 @@ async function sendV1Batch(connection: HttpConnection, transfers: readonly Bench
   return result;
 }
 
+/** Every transfer's answer of a list, counted: applied (or duplicate) or refused. */
+function listOutcome(outcomes: readonly { readonly code: number }[]): SendOutcome {
+  const result = outcome();
+  for (const item of outcomes) {
+    if (item.code === 0) result.okCount++;
+    else result.refusedCount++;
+  }
+  return result;
+}
+
 class ApiDriver implements Driver {
   readonly route: string;
   readonly durability: Durability;
@@ -328,15 +350,23 @@ class ApiDriver implements Driver {
       for (const transfer of transfers) {
         list.add(transfer.id, transfer.debitId, transfer.creditId, transfer.amount);
       }
-      const outcomes = await this.#api.createTransferList(list);
-      const result = outcome();
-      for (const item of outcomes) {
-        if (item.code === 0) result.okCount++;
-        else result.refusedCount++;
-      }
-      return result;
+      return listOutcome(await this.#api.createTransferList(list));
     } catch (error) {
       return failed(transfers.length, error);
+    }
+  }
+
+  async sendWritten(_slot: number, writer: TransferWriter, countMax: number) {
+    // The call copies the body, so one encoder serves every sender.
+    const list = this.#list;
+    list.reset();
+    let count = 0;
+    try {
+      count = writer.writeInto(list, countMax);
+      if (count === 0) return outcome();
+      return listOutcome(await this.#api.createTransferList(list));
+    } catch (error) {
+      return failed(count, error);
     }
   }
 

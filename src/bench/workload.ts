@@ -13,6 +13,13 @@ export interface TransferChoice {
   readonly amount: number;
 }
 
+/** A TransferChoice that nextInto() fills again for every transfer (no object per transfer). */
+export interface TransferChoiceSlot {
+  debitIndex: number;
+  creditIndex: number;
+  amount: number;
+}
+
 export class Workload {
   readonly #prng: Prng;
   readonly #accountCount: number;
@@ -27,12 +34,20 @@ export class Workload {
   }
 
   next(): TransferChoice {
+    return this.nextInto({ debitIndex: 0, creditIndex: 0, amount: 0 });
+  }
+
+  /** next(), written into `slot` (the same choices in the same order); returns `slot`. */
+  nextInto(slot: TransferChoiceSlot): TransferChoiceSlot {
     const prng = this.#prng;
     const range = prng.chance(this.#hotProbability) ? HOT_ACCOUNT_COUNT : this.#accountCount;
     const debitIndex = prng.nextInt(range);
     // Pick from the other range - 1 accounts, so debit and credit always differ.
     let creditIndex = prng.nextInt(range - 1);
     if (creditIndex >= debitIndex) creditIndex++;
-    return { debitIndex, creditIndex, amount: 1 + prng.nextInt(TRANSFER_AMOUNT_MAX) };
+    slot.debitIndex = debitIndex;
+    slot.creditIndex = creditIndex;
+    slot.amount = 1 + prng.nextInt(TRANSFER_AMOUNT_MAX);
+    return slot;
   }
 }

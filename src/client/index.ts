@@ -13,7 +13,7 @@ export {
   RECONNECT_DELAY_MS_MIN,
   TCP_PORT_DEFAULT,
 } from "../constants.ts";
-export { TransferListEncoder } from "../protocol/index.ts";
+export { IdTable, TransferListEncoder } from "../protocol/index.ts";
 export { ApiCore, type ApiOptions, type Transport } from "./api.ts";
 // Test support: the whole-API scenario both faces are tested with.
 export { checkScenarioState, runApiScenario } from "./api-scenario.ts";

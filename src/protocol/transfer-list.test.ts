@@ -3,7 +3,8 @@
 // decodeRequest, and a bad transfer is refused without changing the list. Method: fast-check
 // over random transfer batches (ids, i64 amounts at the limits, pending, timeouts), amounts
 // given as bigint and, when safe, as numbers (both sign-extension paths); then each kind of
-// bad field one by one.
+// bad field one by one. addSerial (ids from an IdTable) must write exactly what add() writes
+// for the same ids, and refuse what add() refuses.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
@@ -19,7 +20,7 @@ import {
 import { BATCH_OPERATIONS_MAX, HEADER_BYTES, MessageKind } from "./layout.ts";
 import { transferCreateArbitrary } from "./message-arbitraries.ts";
 import type { TransferCreate } from "./messages.ts";
-import { TransferListEncoder } from "./transfer-list.ts";
+import { IdTable, TransferListEncoder } from "./transfer-list.ts";
 
 const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
 
@@ -126,4 +127,55 @@ test("more than BATCH_OPERATIONS_MAX transfers are refused with LIMIT_EXCEEDED",
   encoder.reset();
   assert.equal(encoder.count, 0);
   assert.equal(decodeTransferList(encoder.body(), () => 0).length, 0);
+});
+
+test("addSerial writes what add() writes for the same ids, and refuses what add() refuses", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          serial: fc.oneof(fc.nat({ max: 12 }), fc.constantFrom(9, 10, 99, 100, 2 ** 53 - 1)),
+          debit: fc.nat({ max: 3 }),
+          credit: fc.nat({ max: 3 }),
+          amount: fc.oneof(fc.integer(), fc.constantFrom(2 ** 53 - 1, -(2 ** 53) + 1, 2 ** 32)),
+        }),
+        { minLength: 1, maxLength: 20 },
+      ),
+      (transfers) => {
+        const prefixes = ["bt-x-", "p"];
+        const accounts = ["a", "acct-1", "b.c:d_e-f", "x".repeat(ID_BYTES_MAX)];
+        const byTable = new TransferListEncoder();
+        const byStrings = new TransferListEncoder();
+        const prefixTable = new IdTable(prefixes);
+        const accountTable = new IdTable(accounts);
+        for (const [index, transfer] of transfers.entries()) {
+          const prefix = index % 2;
+          const id = `${prefixes[prefix]}${transfer.serial}`;
+          const debitId = accounts[transfer.debit] as string;
+          const creditId = accounts[transfer.credit] as string;
+          byStrings.add(id, debitId, creditId, transfer.amount);
+          const { serial, debit, credit, amount } = transfer;
+          byTable.addSerial(prefixTable, prefix, serial, accountTable, debit, credit, amount);
+        }
+        assert.deepEqual(byTable.body(), byStrings.body());
+      },
+    ),
+    { seed, numRuns: 100 },
+  );
+  const list = new TransferListEncoder();
+  const prefixes = new IdTable(["x".repeat(ID_BYTES_MAX - 1)]);
+  const accounts = new IdTable(["a", "b"]);
+  const refused = (add: () => void) => {
+    assert.throws(add, (error) => isTxgridError(error) && error.code === ErrorCode.BAD_REQUEST);
+  };
+  refused(() => list.addSerial(prefixes, 0, 10, accounts, 0, 1, 1)); // id of 129 characters
+  refused(() => list.addSerial(prefixes, 0, -1, accounts, 0, 1, 1));
+  refused(() => list.addSerial(prefixes, 0, 1, accounts, 0, 2, 1));
+  refused(() => list.addSerial(prefixes, 1, 1, accounts, 0, 1, 1));
+  refused(() => list.addSerial(prefixes, 0, 1, accounts, 0, 1, 0.5));
+  refused(() => new IdTable(["ok", "not ok"]));
+  refused(() => new IdTable([""]));
+  assert.equal(list.count, 0, "a refused transfer leaves the list as it was");
+  list.addSerial(prefixes, 0, 9, accounts, 1, 0, 5);
+  assert.equal(list.count, 1);
 });
