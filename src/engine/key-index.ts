@@ -142,7 +142,9 @@ export class KeyIndex {
     const end = keyStart + length;
     if (end > this.#bytes.length) this.#bytes = grownUint8(this.#bytes, end);
     if (slot + 2 > this.#starts.length) this.#starts = grownInt32(this.#starts, slot + 2);
-    this.#bytes.set(bytes.subarray(start, start + length), keyStart);
+    const keys = this.#bytes;
+    for (let index = 0; index < length; index++)
+      keys[keyStart + index] = bytes[start + index] as number;
     this.#starts[slot + 1] = end;
     this.#size = slot + 1;
     return slot;

@@ -165,8 +165,13 @@ export class TransferListRunner {
   readonly #state: State;
   /** Per position in the window: where the record, its id, debit, credit and amount start. */
   readonly #offsets = new Int32Array(window * 5);
-  /** Per position: validIdHashBytes of the id, debit and credit. */
-  readonly #hashes = new Float64Array(window * 3);
+  /**
+   * Per position: validIdHashBytes of the id, debit and credit as int32 (`| 0`), and in
+   * #valid whether each is an id. Int32, not the unsigned hash in a Float64Array: a hash
+   * above 2^31 read as a double would be boxed in a heap number for each call it is passed to.
+   */
+  readonly #hashes = new Int32Array(window * 3);
+  readonly #valid = new Uint8Array(window * 3);
   readonly #entries = new Int32Array(window * 2);
   readonly #current = { id: -1, debit: -1, credit: -1 } satisfies TransferHashes;
   /** Where the values read ahead are summed, so that no read is optimized away. */
@@ -197,6 +202,7 @@ export class TransferListRunner {
     const { accounts, transfers, history, accountRecords } = this.#state;
     const offsets = this.#offsets;
     const hashes = this.#hashes;
+    const valid = this.#valid;
     const entries = this.#entries;
     let at = start;
     for (let position = 0; position < size; position++) {
@@ -209,13 +215,15 @@ export class TransferListRunner {
       offsets[position * 5 + 2] = debitAt;
       offsets[position * 5 + 3] = creditAt;
       offsets[position * 5 + 4] = amountAt;
-      hashes[position * 3] = validIdHashBytes(records, idAt + 1, records[idAt] as number);
-      hashes[position * 3 + 1] = validIdHashBytes(records, debitAt + 1, records[debitAt] as number);
-      hashes[position * 3 + 2] = validIdHashBytes(
-        records,
-        creditAt + 1,
-        records[creditAt] as number,
-      );
+      const idHash = validIdHashBytes(records, idAt + 1, records[idAt] as number);
+      const debitHash = validIdHashBytes(records, debitAt + 1, records[debitAt] as number);
+      const creditHash = validIdHashBytes(records, creditAt + 1, records[creditAt] as number);
+      hashes[position * 3] = idHash | 0;
+      hashes[position * 3 + 1] = debitHash | 0;
+      hashes[position * 3 + 2] = creditHash | 0;
+      valid[position * 3] = idHash >= 0 ? 1 : 0;
+      valid[position * 3 + 1] = debitHash >= 0 ? 1 : 0;
+      valid[position * 3 + 2] = creditHash >= 0 ? 1 : 0;
       at = amountAt + 12;
     }
     let sink = 0;
@@ -223,9 +231,10 @@ export class TransferListRunner {
       const idHash = hashes[position * 3] as number;
       const debitHash = hashes[position * 3 + 1] as number;
       const creditHash = hashes[position * 3 + 2] as number;
-      if (idHash >= 0) sink += transfers.firstEntry(idHash);
-      entries[position * 2] = debitHash >= 0 ? accounts.firstEntry(debitHash) : 0;
-      entries[position * 2 + 1] = creditHash >= 0 ? accounts.firstEntry(creditHash) : 0;
+      if (valid[position * 3] === 1) sink += transfers.firstEntry(idHash);
+      entries[position * 2] = valid[position * 3 + 1] === 1 ? accounts.firstEntry(debitHash) : 0;
+      entries[position * 2 + 1] =
+        valid[position * 3 + 2] === 1 ? accounts.firstEntry(creditHash) : 0;
     }
     for (let position = 0; position < size * 2; position++) {
       const slot = (entries[position] as number) - 1;
@@ -241,6 +250,7 @@ export class TransferListRunner {
     const state = this.#state;
     const offsets = this.#offsets;
     const hashes = this.#hashes;
+    const valid = this.#valid;
     const at = offsets[position * 5] as number;
     const idAt = offsets[position * 5 + 1] as number;
     const debitAt = offsets[position * 5 + 2] as number;
@@ -250,16 +260,19 @@ export class TransferListRunner {
     const debitHash = hashes[position * 3 + 1] as number;
     const creditHash = hashes[position * 3 + 2] as number;
     const amountHigh = view.getInt32(amountAt + 4, true);
-    const amount = amountHigh * u32Split + view.getUint32(amountAt, true);
+    const amountLow = view.getUint32(amountAt, true);
+    // The low word alone when it is the whole amount: usually a small integer, which the calls
+    // below take as it is, where a computed double would be boxed for each of them.
+    const amount = amountHigh === 0 ? amountLow : amountHigh * u32Split + amountLow;
     const debitLength = records[debitAt] as number;
     const creditLength = records[creditAt] as number;
     // The ordinary case, decided without writing anything; see the header.
     const ordinary =
       records[at] === 0 &&
       view.getUint32(amountAt + 8, true) === 0 &&
-      idHash >= 0 &&
-      debitHash >= 0 &&
-      creditHash >= 0 &&
+      valid[position * 3] === 1 &&
+      valid[position * 3 + 1] === 1 &&
+      valid[position * 3 + 2] === 1 &&
       amount > 0 &&
       amount < amountSmallLimit &&
       !(debitLength === creditLength && sameBytes(records, debitAt + 1, creditAt + 1, debitLength));
@@ -292,10 +305,11 @@ export class TransferListRunner {
         return ResultCode.OK;
       }
     }
+    // createTransfer takes validIdHash's form: unsigned, or -1 for an invalid id.
     const current = this.#current;
-    current.id = idHash;
-    current.debit = debitHash;
-    current.credit = creditHash;
+    current.id = valid[position * 3] === 1 ? idHash >>> 0 : -1;
+    current.debit = valid[position * 3 + 1] === 1 ? debitHash >>> 0 : -1;
+    current.credit = valid[position * 3 + 2] === 1 ? creditHash >>> 0 : -1;
     const result = createTransfer(state, commandAt(records, view, at), current);
     return result.code + (result.duplicate === true ? TRANSFER_CODE_DUPLICATE : 0);
   }

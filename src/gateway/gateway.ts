@@ -167,12 +167,18 @@ export function resultsReply(request: WriteRequest, results: readonly CommandRes
  * transfer.list's result stands for its transfers: one operation result per code.
  */
 function resultsOf(results: readonly CommandResult[], withValue: boolean) {
-  const replyResults: OperationResult[] = [];
+  let count = 0;
+  for (const result of results) count += result.transferCodes?.length ?? 1;
+  const replyResults: OperationResult[] = new Array(count);
+  let at = 0;
   for (let index = 0; index < results.length; index++) {
     const result = results[index] as CommandResult;
     const codes = result.transferCodes;
-    if (codes === undefined) replyResults.push(operationResult(result, withValue));
-    else for (const code of codes) replyResults.push(listOperationResult(code));
+    if (codes === undefined) replyResults[at++] = operationResult(result, withValue);
+    else
+      for (let code = 0; code < codes.length; code++) {
+        replyResults[at++] = listOperationResult(codes[code] as number);
+      }
   }
   return { kind: MessageKind.RESULTS, results: replyResults } satisfies ResultsReply;
 }

@@ -69,6 +69,16 @@ export class IdTable {
   get count(): number {
     return this.starts.length - 1;
   }
+
+  /** Whether `index` is the index of an id of the table. */
+  has(index: number): boolean {
+    return Number.isInteger(index) && index >= 0 && index < this.starts.length - 1;
+  }
+}
+
+/** Copies `length` bytes; ids are short, where a loop beats subarray() and set(). */
+function copyBytes(from: Uint8Array, start: number, length: number, to: Uint8Array, at: number) {
+  for (let index = 0; index < length; index++) to[at + index] = from[start + index] as number;
 }
 
 export class TransferListEncoder {
@@ -160,13 +170,8 @@ export class TransferListEncoder {
       throw badRequest(`serial ${serial} is not a safe integer >= 0`);
     }
     if (!Number.isSafeInteger(amount)) throw badRequest(`amount ${amount} is not a safe integer`);
-    const checked = [prefix, debitIndex, creditIndex];
-    const tables = [prefixes, accounts, accounts];
-    for (let index = 0; index < 3; index++) {
-      const entry = checked[index] as number;
-      if (!(Number.isInteger(entry) && entry >= 0 && entry < (tables[index] as IdTable).count)) {
-        throw badRequest(`no id ${entry} in its table`);
-      }
+    if (!(prefixes.has(prefix) && accounts.has(debitIndex) && accounts.has(creditIndex))) {
+      throw badRequest(`no id ${prefix}, ${debitIndex} or ${creditIndex} in its table`);
     }
     const prefixStart = prefixes.starts[prefix] as number;
     const prefixLength = (prefixes.starts[prefix + 1] as number) - prefixStart;
@@ -186,17 +191,17 @@ export class TransferListEncoder {
     let at = this.#offset;
     bytes[at++] = 0;
     bytes[at++] = idLength;
-    bytes.set(prefixes.bytes.subarray(prefixStart, prefixStart + prefixLength), at);
+    copyBytes(prefixes.bytes, prefixStart, prefixLength, bytes, at);
     at += idLength;
     for (let rest = serial, place = at - 1; place >= at - digits; place--) {
       bytes[place] = 48 + (rest % 10);
       rest = Math.floor(rest / 10);
     }
     bytes[at++] = debitLength;
-    bytes.set(accounts.bytes.subarray(debitStart, debitStart + debitLength), at);
+    copyBytes(accounts.bytes, debitStart, debitLength, bytes, at);
     at += debitLength;
     bytes[at++] = creditLength;
-    bytes.set(accounts.bytes.subarray(creditStart, creditStart + creditLength), at);
+    copyBytes(accounts.bytes, creditStart, creditLength, bytes, at);
     at += creditLength;
     this.#writeAmount(at, amount);
     this.#view.setUint32(at + 8, 0, true);
