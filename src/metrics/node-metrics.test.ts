@@ -6,7 +6,7 @@
 // live series' per-second point from tick().
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Command } from "../engine/index.ts";
+import { type Command, transferListOf } from "../engine/index.ts";
 import { Shard } from "../shard/index.ts";
 import { NodeMetrics } from "./node-metrics.ts";
 
@@ -83,6 +83,29 @@ test("commands are counted by kind and result; batches and gauges follow the sha
     assert.ok(sample(text, "process_resident_memory_bytes") > 0);
     assert.match(text, /^# TYPE txgrid_replication_lag_batches gauge$/m);
     assert.doesNotMatch(text, /^txgrid_replication_lag_batches\{/m);
+  } finally {
+    await shard.close();
+    metrics.close();
+  }
+});
+
+test("a transfer list's transfers are counted as the transfer.create commands they stand for", async () => {
+  // A TCP CREATE_TRANSFERS is one transfer.list command: its per-transfer codes (duplicates
+  // included) must reach the same series as single transfers, and its batch weighs them all.
+  const { shard, metrics } = await openMetered();
+  try {
+    await shard.submitMany([account("a", 10n), account("b", 0n)]);
+    const transfers = [transfer("t1", 4n), transfer("t2", 100n), transfer("t1", 4n)];
+    const list = transferListOf(transfers as Extract<Command, { kind: "transfer.create" }>[]);
+    await shard.submitMany([list]);
+    const text = metrics.render();
+    assert.equal(sample(text, 'txgrid_commands_total{kind="transfer.create",result="OK"}'), 2);
+    assert.equal(
+      sample(text, 'txgrid_commands_total{kind="transfer.create",result="INSUFFICIENT_FUNDS"}'),
+      1,
+    );
+    assert.doesNotMatch(text, /kind="transfer\.list"/);
+    assert.equal(sample(text, "txgrid_batch_size_commands_sum"), 5);
   } finally {
     await shard.close();
     metrics.close();
