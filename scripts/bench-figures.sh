@@ -32,6 +32,8 @@ if [ "$WHAT" = tcp ] || [ "$WHAT" = all ]; then
   row tcp-batched-hot --spawn --fsync batch --protocol tcp -b 1000 -c 64 -t 2000000 --hot 90
   row tcp-unbatched-c64 --spawn --fsync batch --protocol tcp -c 64 -t 300000 --peers "$PEERS" --peer-duration 10
   row tcp-unbatched-c64-hot --spawn --fsync batch --protocol tcp -c 64 -t 300000 --hot 90
+  row tcp-reference-c64 --reference --protocol tcp -c 64 -t 300000
+  row tcp-reference-c1 --reference --protocol tcp -c 1 -t 20000
   row tcp-c1-batch --spawn --fsync batch --protocol tcp -c 1 -t 5000
   row tcp-c1-lazy --spawn --fsync lazy --protocol tcp -c 1 -t 20000
   row embedded-batched --protocol embedded --fsync batch -b 1000 -c 64 -t 2000000

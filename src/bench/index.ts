@@ -39,5 +39,7 @@ export {
   type ServerProcessOptions,
   startReferenceProcess,
   startServerProcess,
+  startTcpReferenceProcess,
 } from "./server-process.ts";
+export { referenceReply, TCP_REFERENCE_FSYNC } from "./tcp-reference.ts";
 export { HOT_ACCOUNT_COUNT, Workload } from "./workload.ts";

@@ -20,7 +20,8 @@ export function formatReport(report: BenchReport): string {
       ? `open loop at ${integer.format(options.ratePerSecond)} transfers/s (≤ ${options.concurrency} in flight)`
       : `${options.concurrency} concurrent`;
   const batch = options.batchSize > 1 ? `, ${options.batchSize} transfers per request` : "";
-  const target = options.reference === true ? "REFERENCE bare node:http" : "txgrid bench";
+  const bare = options.protocol === "tcp" ? "bare TCP floor (txgrid frames)" : "bare node:http";
+  const target = options.reference === true ? `REFERENCE ${bare}` : "txgrid bench";
   const lines = [
     `${target}: ${report.route}, ${pace}${batch}, ` +
       `${integer.format(options.accountCount)} accounts, ${workload}`,
@@ -62,7 +63,7 @@ export function formatReport(report: BenchReport): string {
   for (const sample of report.errorSamples) lines.push(`  error: ${sample}`);
   lines.push("");
   if (report.options.reference === true) {
-    lines.push("reference run: bare node:http answering every request, no ledger and no log;");
+    lines.push(`reference run: ${bare} answering every request, no ledger and no log;`);
     lines.push("the money and durability checks do not apply");
     return lines.join("\n");
   }

@@ -1,4 +1,4 @@
-// Starts `txgrid serve` (or the bare node:http reference server) as a real child process on
+// Starts `txgrid serve` (or a bare reference server: node:http, or the TCP floor) as a real child process on
 // 127.0.0.1 with an ephemeral port, reads its URL from the startup log line, and stops it by
 // pid. Used by `txgrid bench --spawn` and `--reference`, and by the real-process tests
 // (SIGKILL, restart).
@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const binPath = fileURLToPath(new URL("../../../bin/txgrid.js", import.meta.url));
 const referencePath = fileURLToPath(new URL("./reference-server.js", import.meta.url));
+const tcpReferencePath = fileURLToPath(new URL("./tcp-reference.js", import.meta.url));
 
 export interface ServerProcess {
   readonly url: string;
@@ -36,6 +37,11 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
 /** Starts the bare node:http reference server (reference-server.ts) as a child process. */
 export function startReferenceProcess(): Promise<ServerProcess> {
   return spawnUntilUrl([referencePath], 30_000);
+}
+
+/** Starts the bare TCP floor (tcp-reference.ts, txgrid frames, no work) as a child process. */
+export function startTcpReferenceProcess(): Promise<ServerProcess> {
+  return spawnUntilUrl([tcpReferencePath], 30_000);
 }
 
 /** Spawns `node args...` and waits until it prints a JSON line with its "url". */

@@ -26,6 +26,7 @@ import {
   shellQuote,
   startReferenceProcess,
   startServerProcess,
+  startTcpReferenceProcess,
 } from "../bench/index.ts";
 import { REQUEST_TRANSFERS_MAX } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
@@ -56,8 +57,12 @@ checks that money is conserved.
                          client follows the primary through failovers (--url too:
                          the first that answers is read)
       --spawn            start a fresh server in a temporary directory for the run
-      --reference        run the same load against a bare node:http server that does
-                         no work (Node's HTTP ceiling on this machine, same client)
+      --reference        run the same load against a bare server that does no work,
+                         with the same client: node:http (Node's HTTP ceiling on this
+                         machine), or with --protocol tcp a node:net server that cuts,
+                         checksums and answers txgrid frames (all OK) with no engine
+                         and no log: the floor for TCP figures, measured in the same
+                         minutes as them
       --fsync POLICY     with --spawn or embedded: always | batch | lazy (default batch)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
@@ -124,6 +129,9 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   };
   if (options.batchSize > 1 && options.protocol === "http" && options.api !== "v1") {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
+  }
+  if (options.reference === true && options.protocol === "embedded") {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "--reference needs --protocol http or tcp");
   }
   const reportPath = stringFlag(values, "report");
   if (reportPath !== undefined && !/\.(html?|json)$/.test(reportPath)) {
@@ -200,7 +208,8 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
   if (base.protocol === "embedded") {
     // Nothing to start: the driver opens the engine in this process.
   } else if (base.reference === true) {
-    server = await startReferenceProcess();
+    server =
+      base.protocol === "tcp" ? await startTcpReferenceProcess() : await startReferenceProcess();
   } else if (spawnFsync !== null) {
     dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-"));
     server = await startServerProcess({ dataDir, fsync: spawnFsync });

@@ -44,7 +44,7 @@ import type {
   TransferRecord,
   TxgridApi,
 } from "./api-types.ts";
-import { Call, Outgoing, type Piece } from "./outgoing.ts";
+import { Call, Outgoing, type Piece, TimeoutGroup } from "./outgoing.ts";
 import {
   accountCreate,
   assetCreate,
@@ -141,6 +141,8 @@ export class ApiCore implements TxgridApi {
   #gatheredKinds: RequestKind[] = [];
   #gatheredOperations = 0;
   #flushScheduled = false;
+  /** The timer shared by this tick's calls with the client's default timeout. */
+  #timeoutGroup: TimeoutGroup | null = null;
   #outstandingCalls = 0;
   #idle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
@@ -323,7 +325,12 @@ export class ApiCore implements TxgridApi {
         call.complete([]);
         return;
       }
-      call.startTimer(timeoutMs);
+      if (timeoutMs === this.#timeoutMs) {
+        this.#timeoutGroup ??= new TimeoutGroup(timeoutMs);
+        call.joinTimeoutGroup(this.#timeoutGroup);
+      } else {
+        call.startTimer(timeoutMs);
+      }
       this.#gather(call);
     });
   }
@@ -373,6 +380,7 @@ export class ApiCore implements TxgridApi {
 
   #flushGathered(): void {
     this.#flushScheduled = false;
+    this.#timeoutGroup = null;
     const kinds = this.#gatheredKinds;
     this.#gatheredKinds = [];
     for (const kind of kinds) {

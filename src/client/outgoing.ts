@@ -5,7 +5,7 @@
 // frame and in the call, so every caller gets exactly its own slice of the reply, in order.
 //
 // Guarantees: a call settles exactly once, with its results, an error, or TIMEOUT when its
-// timer fires first (later answers are ignored). A frame is `live` while any of its calls
+// timer (its own, or its tick's TimeoutGroup) fires first (later answers are ignored). A frame is `live` while any of its calls
 // waits: a transport drops a frame nobody waits for instead of sending or resending it.
 import { performance } from "node:perf_hooks";
 import { ResultCode } from "../engine/index.ts";
@@ -65,6 +65,51 @@ export function errorOfReply(reply: ErrorReply): TxgridError {
   return new TxgridError(ErrorCode.INTERNAL, `${reply.code}: ${reply.message}`);
 }
 
+function timeoutError(timeoutMs: number): TxgridError {
+  const message =
+    `no answer within ${timeoutMs} ms; the request may or may not have been applied ` +
+    "(creating again with the same ids is safe)";
+  return new TxgridError(ErrorCode.TIMEOUT, message);
+}
+
+/**
+ * One timer for the calls made in one tick with the same timeout (a closed loop's burst of
+ * calls after a batch of answers): arming and clearing a Node timer per call cost about as
+ * much as the rest of a small call's bookkeeping. The timer fails whichever of them has not
+ * settled when it fires, and is cleared as soon as the last of them settles, so nothing
+ * keeps an idle process alive. Every call still times out no earlier than its timeout: the
+ * group's timer is armed when its first call is made, and the others join in the same tick.
+ */
+export class TimeoutGroup {
+  #calls: Call[] | null = [];
+  #live = 0;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number) {
+    this.#timer = setTimeout(() => {
+      const calls = this.#calls;
+      this.#calls = null;
+      if (calls === null) return;
+      const error = timeoutError(timeoutMs);
+      for (const call of calls) call.fail(error);
+    }, timeoutMs);
+  }
+
+  add(call: Call): void {
+    assert(this.#calls !== null, "calls join a group before its timer fires");
+    this.#calls.push(call);
+    this.#live++;
+  }
+
+  /** One of the group's calls settled. */
+  release(): void {
+    this.#live--;
+    if (this.#live > 0) return;
+    clearTimeout(this.#timer);
+    this.#calls = null;
+  }
+}
+
 export class Call {
   readonly kind: RequestKind;
   /** The call's operations, normalized; released once they are in frames. */
@@ -79,6 +124,7 @@ export class Call {
   readonly #reject: (error: unknown) => void;
   readonly #onSettled: () => void;
   #timer: NodeJS.Timeout | null = null;
+  #group: TimeoutGroup | null = null;
   #parts: unknown[] | null = null;
   #piecesLeft = 0;
 
@@ -106,12 +152,13 @@ export class Call {
   }
 
   startTimer(timeoutMs: number): void {
-    this.#timer = setTimeout(() => {
-      const message =
-        `no answer within ${timeoutMs} ms; the request may or may not have been applied ` +
-        "(creating again with the same ids is safe)";
-      this.fail(new TxgridError(ErrorCode.TIMEOUT, message));
-    }, timeoutMs);
+    this.#timer = setTimeout(() => this.fail(timeoutError(timeoutMs)), timeoutMs);
+  }
+
+  /** Times out with `group` instead of a timer of its own (same timeout, same tick). */
+  joinTimeoutGroup(group: TimeoutGroup): void {
+    this.#group = group;
+    group.add(this);
   }
 
   addPiece(): void {
@@ -161,6 +208,9 @@ export class Call {
     this.#parts = null;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    const group = this.#group;
+    this.#group = null;
+    group?.release();
     this.#onSettled();
   }
 }
