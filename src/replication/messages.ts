@@ -118,10 +118,40 @@ function limitError(message: string): TxgridError {
   return new TxgridError(ErrorCode.LIMIT_EXCEEDED, message);
 }
 
+/** Bytes the body of `message` takes at most after the id (u53s are 8 bytes, u32s 4). */
+function bodyBytesAfterId(message: ReplicationMessage): number {
+  switch (message.kind) {
+    case "hello":
+      return 40;
+    case "entries": {
+      let bytes = 36;
+      for (const entry of message.entries) bytes += 20 + entry.payload.length;
+      return bytes;
+    }
+    case "ack":
+      return 32;
+    case "snapshot":
+      return 32 + 16 * message.marks.length + message.body.length;
+    case "refuse":
+      return 16;
+    default:
+      return unreachable(message);
+  }
+}
+
+const zeroHeader = new Uint8Array(REPLICATION_HEADER_BYTES);
+
 /** Encodes one message as a whole frame (a fresh buffer the caller owns). */
 export function encodeReplicationFrame(message: ReplicationMessage): Uint8Array {
-  const writer = new BytesWriter(256, REPLICATION_FRAME_BYTES_MAX);
-  for (let index = 0; index < REPLICATION_HEADER_BYTES; index++) writer.u8(0);
+  // Sized up front (the id at its UTF-8 worst case): one buffer, never grown, never copied;
+  // a frame is built for every batch shipped and every ack.
+  const bytesMax =
+    REPLICATION_HEADER_BYTES + 4 + 3 * message.from.length + bodyBytesAfterId(message);
+  const writer = new BytesWriter(
+    Math.min(bytesMax, REPLICATION_FRAME_BYTES_MAX),
+    REPLICATION_FRAME_BYTES_MAX,
+  );
+  writer.raw(zeroHeader);
   writer.string(message.from);
   writer.u53(message.epoch);
   writer.u53(message.incarnation);
@@ -165,7 +195,7 @@ export function encodeReplicationFrame(message: ReplicationMessage): Uint8Array 
     default:
       unreachable(message);
   }
-  const frame = writer.copy();
+  const frame = writer.view();
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   view.setUint32(0, REPLICATION_MAGIC, true);
   view.setUint16(8, REPLICATION_PROTOCOL_VERSION, true);
@@ -202,7 +232,11 @@ function decodeError(message: string): TxgridError {
   return new TxgridError(ErrorCode.DECODE, message);
 }
 
-/** Decodes one whole frame. Payloads and bodies are copies: the frame may be reused. */
+/**
+ * Decodes one whole frame. Entry payloads are views into `frame` (a copy per batch cost more
+ * than the rest of the decode), so the caller must not reuse the frame's bytes; a snapshot's
+ * body is a copy.
+ */
 export function decodeReplicationFrame(frame: Uint8Array): ReplicationMessage {
   if (frame.length < REPLICATION_HEADER_BYTES) throw decodeError("short replication frame");
   if (replicationFrameBytes(frame) !== frame.length) throw decodeError("frame length mismatch");
@@ -249,7 +283,7 @@ function decodeBody(reader: BytesReader, kind: ReplicationMessageKind): Replicat
         const entryEpoch = reader.u53();
         const length = reader.u32();
         if (length > WAL_RECORD_BYTES_MAX) throw limitError("entry larger than a log record");
-        entries.push({ lsn, epoch: entryEpoch, payload: reader.raw(length).slice() });
+        entries.push({ lsn, epoch: entryEpoch, payload: reader.raw(length) });
       }
       return { kind, from, epoch, incarnation, epochPrev, lsnFirst, entries };
     }
