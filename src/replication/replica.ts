@@ -14,8 +14,8 @@
 // (replicated() resolves) only when every replica of the epoch has acknowledged it, received
 // or durable per the mode, and while the lease is valid. Membership changes are CAS writes
 // of the same epoch: a replica that is gone or silent is removed (a subset keeps every
-// acknowledged entry), a standby that caught up is added (it counts for acknowledgements from
-// the moment the write is sent, so entries acknowledged meanwhile are on it too).
+// acknowledged entry), a standby that holds every acknowledged entry is added (it counts for
+// acknowledgements from the moment the write is sent, so later entries are on it too).
 //
 // Standby. It says hello (its log end and the epoch of its last entry) to the primary; the
 // primary streams from there if the standby's log is a prefix of its own (same epoch at the
@@ -182,7 +182,10 @@ export class Replica implements ShardReplication {
   /**
    * No entry after this one has been acknowledged to a client (by this primary, or, for the
    * entries its log held when it took over, by an earlier one). A standby that holds this
-   * much durably can join the epoch: entries after it are answered only once it has them too.
+   * much as a member must (received or durable, per the mode) can join the epoch: entries
+   * after it are answered only once it has them too. Waiting for it to reach the log end
+   * instead took seconds under load (the end moves on while the standby catches up), and with
+   * fsync=lazy on the standby its durable position is never the log end under load.
    */
   #lsnAcknowledged = 0;
   // The log as replication sees it (both roles):
@@ -813,7 +816,7 @@ export class Replica implements ShardReplication {
           peer.state === "stream" &&
           !role.replicaIds.includes(peer.id) &&
           live.has(peer.id) &&
-          peer.lsnDurable >= this.#lsnAcknowledged,
+          this.#peerLsn(peer) >= this.#lsnAcknowledged,
       );
       if (ready !== undefined) {
         next = [...role.replicaIds, ready.id].sort();

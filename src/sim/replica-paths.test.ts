@@ -100,7 +100,11 @@ interface Setup {
   joinAs(id: string): Promise<void>;
 }
 
-function setUp(nodeId: string, log: ScriptedLog, options: { force: boolean }): Setup {
+function setUp(
+  nodeId: string,
+  log: ScriptedLog,
+  options: { force: boolean; mode?: "received" | "durable" },
+): Setup {
   const scheduler = new Scheduler();
   const etcd = new FakeEtcd(scheduler);
   const sent: ReplicationMessage[] = [];
@@ -108,7 +112,7 @@ function setUp(nodeId: string, log: ScriptedLog, options: { force: boolean }): S
     nodeId,
     shardId: 0,
     replicaCount: 2,
-    mode: "received",
+    mode: options.mode ?? "received",
     preferredPrimaryId: null,
     force: options.force,
     leaseTtlMs: 2000,
@@ -234,51 +238,58 @@ test("batches reach the log together, but a new epoch's only after its mark", as
   replica.abandon();
 });
 
-test("a standby holding every acknowledged entry joins although the log end moved on", async () => {
-  const log = new ScriptedLog(true);
-  const { etcd, replica, sent, runMs, joinAs } = setUp("p", log, { force: true });
-  replica.start();
-  await runMs(50);
-  assert.equal(replica.primaryEpoch, 1, "p claimed epoch 1 alone (forced cold start)");
-  assert.deepEqual(etcd.role(0)?.replicaIds, ["p"]);
+for (const mode of ["received", "durable"] as const) {
+  test(`${mode}: a standby holding every acknowledged entry joins though the log moved on`, async () => {
+    const log = new ScriptedLog(true);
+    const { etcd, replica, sent, runMs, joinAs } = setUp("p", log, { force: true, mode });
+    replica.start();
+    await runMs(50);
+    assert.equal(replica.primaryEpoch, 1, "p claimed epoch 1 alone (forced cold start)");
+    assert.deepEqual(etcd.role(0)?.replicaIds, ["p"]);
 
-  // Batch 1 is acknowledged with p alone in the epoch.
-  log.lsnLast = 1;
-  replica.appended(1, new Uint8Array([1]));
-  await replica.replicated(1);
+    // Batch 1 is acknowledged with p alone in the epoch.
+    log.lsnLast = 1;
+    replica.appended(1, new Uint8Array([1]));
+    await replica.replicated(1);
 
-  // A standby s goes live and says hello from an empty log; p streams batch 1 to it.
-  await joinAs("s");
-  const hello = { from: "s", epoch: 1, incarnation: 1 } as const;
-  replica.receive({ kind: "hello", ...hello, lsnLast: 0, lsnDurable: 0, epochLast: 0 });
-  await runMs(1);
-  const streamed = sent.filter((message) => message.kind === "entries");
-  assert.deepEqual(
-    streamed.flatMap((message) => (message.kind === "entries" ? message.entries : [])).length,
-    1,
-  );
+    // A standby s goes live and says hello from an empty log; p streams batch 1 to it.
+    await joinAs("s");
+    const hello = { from: "s", epoch: 1, incarnation: 1 } as const;
+    replica.receive({ kind: "hello", ...hello, lsnLast: 0, lsnDurable: 0, epochLast: 0 });
+    await runMs(1);
+    const streamed = sent.flatMap((message) =>
+      message.kind === "entries" ? message.entries.map((entry) => entry.lsn) : [],
+    );
+    assert.deepEqual(streamed, [1]);
 
-  // Batch 2 is logged by p (its answer not yet asked for: the local flush runs) when s's ack
-  // of batch 1 arrives: s holds everything acknowledged, not the log end.
-  log.lsnLast = 2;
-  replica.appended(2, new Uint8Array([2]));
-  replica.receive({ kind: "ack", ...hello, lsnReceived: 1, lsnDurable: 1 });
-  await runMs(20);
-  assert.deepEqual(etcd.role(0)?.replicaIds, ["p", "s"], "s joined the epoch");
+    // Batch 2 is logged by p (its answer not yet asked for: the local flush runs) when s's
+    // acks of batch 1 arrive: s holds everything acknowledged, not the log end. A member must
+    // hold an entry as the mode says (received, or durable) before it counts; so must a joiner.
+    log.lsnLast = 2;
+    replica.appended(2, new Uint8Array([2]));
+    replica.receive({ kind: "ack", ...hello, lsnReceived: 1, lsnDurable: 0 });
+    await runMs(20);
+    if (mode === "durable") {
+      assert.deepEqual(etcd.role(0)?.replicaIds, ["p"], "not durable yet: not a member");
+      replica.receive({ kind: "ack", ...hello, lsnReceived: 1, lsnDurable: 1 });
+      await runMs(20);
+    }
+    assert.deepEqual(etcd.role(0)?.replicaIds, ["p", "s"], "s joined the epoch");
 
-  // From then on batch 2 needs s: it is answered only after s acknowledges it.
-  let answered = false;
-  const answer = replica.replicated(2).then(() => {
-    answered = true;
+    // From then on batch 2 needs s: it is answered only after s has it.
+    let answered = false;
+    const answer = replica.replicated(2).then(() => {
+      answered = true;
+    });
+    await runMs(100);
+    assert.equal(answered, false, "batch 2 waits for the new member");
+    replica.receive({ kind: "ack", ...hello, lsnReceived: 2, lsnDurable: 2 });
+    await runMs(1);
+    await answer;
+    assert.equal(answered, true);
+    replica.abandon();
   });
-  await runMs(100);
-  assert.equal(answered, false, "batch 2 waits for the new member");
-  replica.receive({ kind: "ack", ...hello, lsnReceived: 2, lsnDurable: 2 });
-  await runMs(1);
-  await answer;
-  assert.equal(answered, true);
-  replica.abandon();
-});
+}
 
 test("a standby that hears nothing from its primary says hello again", async () => {
   // The primary may have taken a late hello of an older handshake for current: it then
