@@ -185,6 +185,9 @@ export const REPLICATION_RETRANSMIT_MS = 200;
 /** A standby of the epoch that has not acknowledged anything for this long while behind is
  * removed from the epoch's replicas, so the others can go on acknowledging. */
 export const REPLICATION_ACK_TIMEOUT_MS = 1_500;
+/** A standby that heard nothing from its primary for this long says hello again: the primary
+ * may have taken a stale hello of an older handshake for current and stopped sending. */
+export const REPLICATION_SILENCE_HELLO_MS = 1_000;
 /** Bytes waiting in one outgoing replication link (queued while connecting, or in the
  * socket's buffer); a message beyond it is dropped (the protocol retransmits), except that a
  * link with nothing buffered always takes one message, however large (a snapshot). */
@@ -283,6 +286,7 @@ assert(REPLICATION_ENTRIES_BYTES_MAX <= REPLICATION_FRAME_BYTES_MAX, "entries fi
 assert(WAL_RECORD_BYTES_MAX < REPLICATION_FRAME_BYTES_MAX, "one largest entry fits in a frame");
 assert(REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_RETAINED_BYTES_MAX, "in flight is retained");
 assert(REPLICATION_RETRANSMIT_MS < REPLICATION_ACK_TIMEOUT_MS, "retransmits before giving up");
+assert(REPLICATION_RETRANSMIT_MS < REPLICATION_SILENCE_HELLO_MS, "a lost hello is resent first");
 assert(
   REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_LINK_BUFFERED_BYTES_MAX,
   "a link holds what one standby may have in flight",

@@ -241,7 +241,11 @@ export class TcpReplicaNetwork implements ReplicaNetwork {
         for (;;) {
           if (frameBytes === 0) {
             if (bufferedBytes < REPLICATION_HEADER_BYTES) return;
-            const header = Buffer.concat(chunks, REPLICATION_HEADER_BYTES);
+            const first = chunks[0] as Buffer;
+            const header =
+              first.length >= REPLICATION_HEADER_BYTES
+                ? first
+                : Buffer.concat(chunks, REPLICATION_HEADER_BYTES);
             frameBytes = replicationFrameBytes(header);
           }
           if (bufferedBytes < frameBytes) return;

@@ -102,8 +102,12 @@ test("faults on real processes lose no acknowledged transfer", { timeout: 150_00
   const pauseMs = await c.waitWritesResume(standbyKillMs, 10_000);
   process.stdout.write(`# standby SIGKILL: writes paused ${pauseMs.toFixed(0)} ms\n`);
   await sleep(1_000);
+  const standbyRestartMs = performance.now();
   await c.restart(standby);
   await c.waitFullEpoch(30_000);
+  process.stdout.write(
+    `# standby SIGKILL: back in the epoch ${(performance.now() - standbyRestartMs).toFixed(0)} ms after restart\n`,
+  );
   await sleep(500);
 
   // 4. etcd paused (SIGSTOP) for two lease TTLs under load: without a valid lease nothing is
