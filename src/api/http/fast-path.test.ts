@@ -10,7 +10,7 @@
 // it took and that aborted ones leave nothing counted.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HTTP_BODY_BYTES_MAX } from "../../constants.ts";
@@ -521,3 +521,53 @@ test("while the app closes, requests go to fastify, which closes the connection"
   assert.match(received, /\r\nconnection: close\r\n/i);
   assert.equal(fastPath.takenCount, 0);
 });
+
+test("a fast-path answer leaves in one write, not a writev of head, body and an empty chunk", async () => {
+  const harness = await openHarness();
+  try {
+    await seed(harness);
+    const port = await listen(harness);
+    const writes = { single: 0, vectored: 0 };
+    // Count what the response hands to the server's end of the socket, at the stream level.
+    harness.app.server.on("connection", (socket: Socket) => {
+      const writable = socket as unknown as WritableInternals;
+      const write = writable._write.bind(socket);
+      const writev = writable._writev.bind(socket);
+      writable._write = (chunk, encoding, callback) => {
+        writes.single++;
+        write(chunk, encoding, callback);
+      };
+      writable._writev = (chunks, callback) => {
+        writes.vectored++;
+        writev(chunks, callback);
+      };
+    });
+    const client = connect({ host: "127.0.0.1", port });
+    await once(client, "connect");
+    let received = "";
+    client.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+    });
+    for (let n = 1; n <= 3; n++) {
+      const body = json({ id: `w${n}`, debitAccountId: "a", creditAccountId: "b", amount: 1 });
+      client.write(head({ name: "", url: "/v1/transfers", body, fast: true }, body.length) + body);
+      while ((received.match(/HTTP\/1\.1 /g) ?? []).length < n || !received.endsWith("}")) {
+        await sleep(5);
+      }
+    }
+    client.destroy();
+    assert.equal((received.match(/HTTP\/1\.1 201 /g) ?? []).length, 3, received);
+    assert.deepEqual(writes, { single: 3, vectored: 0 });
+  } finally {
+    await harness.close();
+  }
+});
+
+/** The Writable methods a net.Socket implements (stream implementers' API). */
+interface WritableInternals {
+  _write(chunk: unknown, encoding: string, callback: (error?: Error | null) => void): void;
+  _writev(
+    chunks: readonly { chunk: unknown; encoding: string }[],
+    callback: (error?: Error | null) => void,
+  ): void;
+}

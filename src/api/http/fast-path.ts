@@ -13,6 +13,8 @@
 //     Content-Encoding or Accept-Version header is taken; anything else (oversized bodies, empty
 //     bodies, other media types, query strings, chunked bodies) is left to fastify, decided from
 //     the headers alone, before a byte of the body is read;
+//   - per request it allocates one Exchange and two promise callbacks: the body listeners are
+//     shared functions that find their Exchange through the request;
 //   - the body is parsed by fastify's own JSON parser (secure-json-parse: a __proto__ or
 //     constructor.prototype key is refused as fastify refuses it), validated by the route's
 //     compiled validator, answered by the route's answer function, and serialized by the
@@ -22,7 +24,8 @@
 //   - a parse failure answers with `connection: close`, as fastify's content-type parser does;
 //   - while the app is closing every request goes to fastify, which adds `connection: close`;
 //   - with an observer (metrics), each answered request is reported once its answer is handed
-//     to the OS, with the route's url, POST, the status and the latency;
+//     to the socket, with the route's url, POST, the status and the latency;
+//   - an answer leaves in one `write` of one string when the socket is free (see #end);
 //   - a client that aborts mid-body or a request stream that fails leaves nothing behind: the
 //     request's listeners go with it and `readingCount` returns to zero; a reply to a
 //     destroyed socket is dropped.
@@ -168,73 +171,30 @@ export class FastPath {
     const contentLength = Number(headers["content-length"]);
     if (!(contentLength >= 1 && contentLength <= HTTP_BODY_BYTES_MAX)) return false;
     this.#takenCount++;
-    if (this.#observe !== null) this.#watch(prepared.route.url, response, this.#observe);
-    this.#read(prepared, request, response, contentLength);
+    this.#readingCount++;
+    const startedMs = this.#observe === null ? 0 : performance.now();
+    const exchange = new Exchange(this, prepared, response, contentLength, startedMs);
+    (request as ExchangeCarrier)[exchangeKey] = exchange;
+    // Module-level listeners (they find the exchange through the request): no closures per
+    // request. They stay attached until the request is collected: removing them costs more
+    // than it saves, and `reading` makes every late event a no-op.
+    request.on("data", onBodyData);
+    request.on("end", onBodyEnd);
+    request.on("error", onBodyError);
     return true;
   }
 
-  /** Reports the answer once it is handed to the OS (as fastify's onResponse does). */
-  #watch(url: string, response: ServerResponse, observe: Observer): void {
-    const startedMs = performance.now();
-    response.once("finish", () => {
-      observe(url, "POST", response.statusCode, (performance.now() - startedMs) / 1000);
-    });
+  // stopReading, answer and fail are for the body listeners below (module-level functions).
+
+  /** The body stopped being read (whole, failed or aborted); true the first time only. */
+  stopReading(exchange: Exchange): boolean {
+    if (!exchange.reading) return false;
+    exchange.reading = false;
+    this.#readingCount--;
+    return true;
   }
 
-  #read(
-    prepared: PreparedRoute,
-    request: IncomingMessage,
-    response: ServerResponse,
-    contentLength: number,
-  ): void {
-    this.#readingCount++;
-    const chunks: Buffer[] = [];
-    let receivedBytes = 0;
-    let reading = true;
-    const finish = (): boolean => {
-      if (!reading) return false;
-      reading = false;
-      this.#readingCount--;
-      return true;
-    };
-    // The listeners stay attached until the request is collected: removing them costs more
-    // than it saves, and `reading` makes every late event a no-op.
-    request.on("data", (chunk: Buffer) => {
-      if (!reading) return;
-      receivedBytes += chunk.length;
-      // Unreachable while node frames the body by Content-Length; kept as fastify keeps it.
-      if (receivedBytes > HTTP_BODY_BYTES_MAX) {
-        finish();
-        this.#fail(prepared, response, new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), true);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    request.on("end", () => {
-      if (!finish()) return;
-      if (receivedBytes !== contentLength) {
-        const error = new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH();
-        this.#fail(prepared, response, error, true);
-        return;
-      }
-      const body =
-        chunks.length === 1
-          ? (chunks[0] as Buffer).toString("utf8")
-          : Buffer.concat(chunks, receivedBytes).toString("utf8");
-      this.#answer(prepared, response, body);
-    });
-    request.on("error", (error: Error & { statusCode?: unknown }) => {
-      if (!finish()) return;
-      // What fastify's body reader does with a stream error; the answer is usually dropped
-      // because the client is gone.
-      if (!(typeof error.statusCode === "number" && error.statusCode >= 400)) {
-        error.statusCode = 400;
-      }
-      this.#fail(prepared, response, error, true);
-    });
-  }
-
-  #answer(prepared: PreparedRoute, response: ServerResponse, text: string): void {
+  answer(exchange: Exchange, text: string): void {
     this.#parsedDone = false;
     must(this.#parseJson, "prepared")(null, text, this.#onParsed);
     assert(this.#parsedDone, "the JSON body parser answers synchronously");
@@ -243,41 +203,37 @@ export class FastPath {
     this.#parsedError = null;
     this.#parsedValue = undefined;
     if (parseError !== null) {
-      this.#fail(prepared, response, parseError, true);
+      this.fail(exchange, parseError, true);
       return;
     }
-    const route = prepared.route;
+    const route = exchange.prepared.route;
     const issues = validationIssues(route, body);
     if (issues !== null) {
-      this.#fail(prepared, response, validationError(issues), false);
+      this.fail(exchange, validationError(issues), false);
       return;
     }
     let answer: Promise<RouteAnswer>;
     try {
       answer = route.answer(body);
     } catch (error) {
-      this.#fail(prepared, response, error, false);
+      this.fail(exchange, error, false);
       return;
     }
     answer.then(
-      (answered) => this.#send(prepared, response, answered.statusCode, answered.payload),
-      (error: unknown) => this.#fail(prepared, response, error, false),
+      (answered) => this.#send(exchange, answered.statusCode, answered.payload),
+      (error: unknown) => this.fail(exchange, error, false),
     );
   }
 
-  #send(
-    prepared: PreparedRoute,
-    response: ServerResponse,
-    statusCode: number,
-    payload: unknown,
-  ): void {
+  #send(exchange: Exchange, statusCode: number, payload: unknown): void {
     let text: string;
     try {
-      text = serialize(prepared, statusCode, payload);
+      text = serialize(exchange.prepared, statusCode, payload);
     } catch (error) {
-      this.#fail(prepared, response, error, false);
+      this.fail(exchange, error, false);
       return;
     }
+    const response = exchange.response;
     if (response.destroyed) return;
     // A flat list skips node's per-header validation, which constant names and values do not
     // need; the bytes on the wire are the same as for fastify's header object.
@@ -287,22 +243,45 @@ export class FastPath {
       "content-length",
       String(Buffer.byteLength(text)),
     ]);
-    response.end(text);
+    this.#end(exchange, text);
+  }
+
+  /**
+   * Sends the head (already set) and `text`, ends the response and reports it. `end(text)`
+   * alone would queue the head and body and then an empty chunk that carries the finish
+   * callback, and flush the two with a `writev`; writing the text first and uncorking the
+   * socket hands head and body to the OS in one `write` of one string, so that `end()` then
+   * has nothing left to send. The bytes on the wire are the same.
+   */
+  #end(exchange: Exchange, text: string): void {
+    const response = exchange.response;
+    const socket = response.socket;
+    // Only when the response owns an uncorked socket: a pipelined response waiting for the
+    // one before it has no socket yet, and a cork that is not ours is not ours to lift.
+    if (socket !== null && socket.writableCorked === 0) {
+      response.write(text);
+      socket.uncork();
+      response.end();
+    } else {
+      response.end(text);
+    }
+    // The answer is with the OS (or queued behind its predecessor's): what fastify's
+    // onResponse hook would report, without a 'finish' listener per request.
+    if (this.#observe !== null) {
+      const seconds = (performance.now() - exchange.startedMs) / 1000;
+      this.#observe(exchange.prepared.route.url, "POST", response.statusCode, seconds);
+    }
   }
 
   /** app.ts's error handler, for the fast path: same handling, same headers. */
-  #fail(
-    prepared: PreparedRoute,
-    response: ServerResponse,
-    error: unknown,
-    closeConnection: boolean,
-  ): void {
+  fail(exchange: Exchange, error: unknown, closeConnection: boolean): void {
     const log = must(this.#log, "prepared");
     const translated = handleFailure(error, log);
+    const response = exchange.response;
     if (response.destroyed) return;
     let text: string;
     try {
-      text = serialize(prepared, translated.statusCode, translated.body);
+      text = serialize(exchange.prepared, translated.statusCode, translated.body);
     } catch (serializationError) {
       // The failed envelopes fit every response schema of the hot routes; should one not, the
       // client still gets an answer and the process does not die of an unhandled rejection.
@@ -318,8 +297,85 @@ export class FastPath {
     headers.push("content-type", JSON_CONTENT_TYPE);
     headers.push("content-length", String(Buffer.byteLength(text)));
     response.writeHead(translated.statusCode, headers);
-    response.end(text);
+    this.#end(exchange, text);
   }
+}
+
+/** One request taken by the fast path, from its head to its answer. */
+class Exchange {
+  readonly fastPath: FastPath;
+  readonly prepared: PreparedRoute;
+  readonly response: ServerResponse;
+  readonly contentLength: number;
+  /** performance.now() at arrival, when there is an observer to report the latency to. */
+  readonly startedMs: number;
+  reading = true;
+  receivedBytes = 0;
+  /** The body's first chunk; most bodies arrive whole, in one. */
+  firstChunk: Buffer | null = null;
+  /** The chunks after the first, when the body came in several. */
+  laterChunks: Buffer[] | null = null;
+
+  constructor(
+    fastPath: FastPath,
+    prepared: PreparedRoute,
+    response: ServerResponse,
+    contentLength: number,
+    startedMs: number,
+  ) {
+    this.fastPath = fastPath;
+    this.prepared = prepared;
+    this.response = response;
+    this.contentLength = contentLength;
+    this.startedMs = startedMs;
+  }
+
+  bodyText(): string {
+    const first = must(this.firstChunk, "a body of at least one byte came");
+    const later = this.laterChunks;
+    if (later === null) return first.toString("utf8");
+    return Buffer.concat([first, ...later], this.receivedBytes).toString("utf8");
+  }
+}
+
+const exchangeKey = Symbol("txgrid.fastPathExchange");
+type ExchangeCarrier = IncomingMessage & { [exchangeKey]: Exchange };
+
+function onBodyData(this: IncomingMessage, chunk: Buffer): void {
+  const exchange = (this as ExchangeCarrier)[exchangeKey];
+  if (!exchange.reading) return;
+  exchange.receivedBytes += chunk.length;
+  // Unreachable while node frames the body by Content-Length; kept as fastify keeps it.
+  if (exchange.receivedBytes > HTTP_BODY_BYTES_MAX) {
+    exchange.fastPath.stopReading(exchange);
+    exchange.fastPath.fail(exchange, new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), true);
+    return;
+  }
+  if (exchange.firstChunk === null) exchange.firstChunk = chunk;
+  else if (exchange.laterChunks === null) exchange.laterChunks = [chunk];
+  else exchange.laterChunks.push(chunk);
+}
+
+function onBodyEnd(this: IncomingMessage): void {
+  const exchange = (this as ExchangeCarrier)[exchangeKey];
+  const fastPath = exchange.fastPath;
+  if (!fastPath.stopReading(exchange)) return;
+  if (exchange.receivedBytes !== exchange.contentLength) {
+    fastPath.fail(exchange, new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(), true);
+    return;
+  }
+  fastPath.answer(exchange, exchange.bodyText());
+}
+
+function onBodyError(this: IncomingMessage, error: Error & { statusCode?: unknown }): void {
+  const exchange = (this as ExchangeCarrier)[exchangeKey];
+  if (!exchange.fastPath.stopReading(exchange)) return;
+  // What fastify's body reader does with a stream error; the answer is usually dropped
+  // because the client is gone.
+  if (!(typeof error.statusCode === "number" && error.statusCode >= 400)) {
+    error.statusCode = 400;
+  }
+  exchange.fastPath.fail(exchange, error, true);
 }
 
 /** Fastify's choice of serializer: the route's schema for this exact status, else JSON. */

@@ -10,7 +10,7 @@
 // What TiMPE refused with 400 (unknown sender or recipient, insufficient balance) is checked
 // against the applied state before anything is logged, so such a request changes nothing;
 // the engine still decides for the requests that pass (a race then gives the same 400).
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { Type } from "typebox";
 import { ID_BYTES_MAX, LIST_PAGE_ROWS_MAX } from "../../constants.ts";
 import { type CommandResult, type Engine, ResultCode, resultName } from "../../engine/index.ts";
@@ -21,6 +21,7 @@ import { badInput, HttpError, notFound, resultMessage } from "./errors.ts";
 import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
 import { parseTimpeAmount } from "./input.ts";
 import { liveEngine } from "./live-engine.ts";
+import { randomUuid } from "./random-uuid.ts";
 import type { RouteAnswer } from "./replies.ts";
 import {
   PageQuery,
@@ -215,26 +216,30 @@ function createTimpeTransfer(
   pending: boolean,
 ): Promise<RouteAnswer> {
   const amount = parseTimpeAmount(body.amount);
-  const id = body.id ?? randomUUID();
+  const id = body.id ?? randomUuid();
   // A client id seen before goes straight to the engine, which answers with its first outcome.
   if (body.id === undefined || shard.engine.transfer(id) === undefined) {
     checkTimpeTransfer(shard.engine, body.sender, body.recipient, amount);
   }
+  // submitMany of one rather than submit: one promise less per request on the hot path.
   return shard
-    .submit({
-      kind: "transfer.create",
-      id,
-      debitId: body.sender,
-      creditId: body.recipient,
-      amount,
-      pending,
-      timeoutMs: 0,
-      origin: "timpe",
-    })
+    .submitMany([
+      {
+        kind: "transfer.create",
+        id,
+        debitId: body.sender,
+        creditId: body.recipient,
+        amount,
+        pending,
+        timeoutMs: 0,
+        origin: "timpe",
+      },
+    ])
     .then(timpeTransferAnswer);
 }
 
-function timpeTransferAnswer(result: CommandResult): RouteAnswer {
+function timpeTransferAnswer(results: readonly CommandResult[]): RouteAnswer {
+  const result = must(results[0], "one result per command");
   if (result.code !== ResultCode.OK) throw timpeRefusal(result.code);
   const data: TimpeTransactionJson = timpeTransactionView(
     must(result.row, "an applied transfer has its row"),

@@ -18,6 +18,7 @@ import {
   type Row,
 } from "../../engine/index.ts";
 import type { Shard } from "../../shard/index.ts";
+import { must } from "../../stdx/index.ts";
 import type { HttpApp } from "./app.ts";
 import { badInput, badRequest, inItem, notFound, refusal } from "./errors.ts";
 import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
@@ -60,7 +61,9 @@ function registerTransferWrites(app: HttpApp, shard: Shard): HotRoute[] {
     url: "/v1/transfers",
     body: TransferBody,
     response: transferReplies,
-    answer: (body) => shard.submit(transferCommand(body as TransferInput)).then(transferAnswer),
+    // submitMany of one rather than submit: one promise less per request on the hot path.
+    answer: (body) =>
+      shard.submitMany([transferCommand(body as TransferInput)]).then(transferAnswer),
   });
   registerHotRoute(app, create, {
     tags,
@@ -86,8 +89,8 @@ function registerTransferWrites(app: HttpApp, shard: Shard): HotRoute[] {
   return [create];
 }
 
-function transferAnswer(result: CommandResult): RouteAnswer {
-  return engineAnswer(result, transferView, 201);
+function transferAnswer(results: readonly CommandResult[]): RouteAnswer {
+  return engineAnswer(must(results[0], "one result per command"), transferView, 201);
 }
 
 interface TransferInput {
