@@ -3,6 +3,8 @@
 // random pushes and takes checked against a plain array model.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import fc from "fast-check";
 import { BoundedQueue } from "./queue.ts";
 
@@ -45,3 +47,30 @@ test("weight-bounded FIFO matches a plain array model", () => {
     { numRuns: 300 },
   );
 });
+
+test("a taken entry is not kept alive by the queue (partial and full takes)", async () => {
+  // Without the cleared slots, taken submissions stayed reachable from the consumed head of
+  // the backing array until the next compaction, so every request survived scavenges.
+  setFlagsFromString("--expose-gc");
+  const collect = runInNewContext("gc") as () => void;
+  const queue = new BoundedQueue<{ readonly payload: number[] }>(100, () => 1);
+  // Pushed from a helper: a suspended async function's frame could itself keep a local alive.
+  const refs = [0, 1, 2].map((index) => pushTracked(queue, index));
+  assert.equal(queue.take(1).length, 1);
+  assert.equal(queue.take(1).length, 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  collect();
+  assert.equal(refs[0]?.deref(), undefined, "first taken entry collected");
+  assert.equal(refs[1]?.deref(), undefined, "second taken entry collected");
+  assert.notEqual(refs[2]?.deref(), undefined, "the waiting entry is kept");
+  assert.equal(queue.takeAll().length, 1);
+  await new Promise((resolve) => setImmediate(resolve));
+  collect();
+  assert.equal(refs[2]?.deref(), undefined, "an emptied queue holds nothing");
+});
+
+function pushTracked(queue: BoundedQueue<{ readonly payload: number[] }>, index: number) {
+  const item = { payload: [index] };
+  queue.push(item);
+  return new WeakRef(item);
+}

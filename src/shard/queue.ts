@@ -2,13 +2,16 @@
 // number of commands they carry), not by their count: a request of 8,000 transfers is one
 // entry but takes 8,000 places. take() is O(n) in what it returns and amortised O(1) per
 // entry; the backing array is compacted once its consumed head is large, so memory stays
-// proportional to the entries actually waiting.
+// proportional to the entries actually waiting. A taken entry's slot is cleared at once: the
+// queue never keeps a submission (its commands, its promise and whatever the caller's
+// continuation holds) alive after handing it out, so short-lived requests die young instead
+// of surviving scavenges in the consumed head until the next compaction.
 import { assert } from "../stdx/index.ts";
 
 export class BoundedQueue<T> {
   readonly capacity: number;
   readonly #weightOf: (item: T) => number;
-  #items: T[] = [];
+  #items: (T | undefined)[] = [];
   #head = 0;
   #weight = 0;
 
@@ -49,9 +52,16 @@ export class BoundedQueue<T> {
       weight += next;
       end++;
     }
-    const taken = this.#items.slice(this.#head, end);
-    this.#head = end;
+    const taken = this.#items.slice(this.#head, end) as T[];
     this.#weight -= weight;
+    if (end === this.#items.length) {
+      // Emptied (the common case: a batch takes everything queued): reuse the array.
+      this.#items.length = 0;
+      this.#head = 0;
+      return taken;
+    }
+    this.#items.fill(undefined, this.#head, end);
+    this.#head = end;
     if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
