@@ -17,9 +17,8 @@
 //           fdatasync; if that fails, k+1 and everything queued after it fail (k was durable
 //           and stands). One request at a time (a batch of one after a batch of one) keeps the
 //           blocking fdatasync: there the thread-pool hop costs more than it frees.
-// Starting a batch: after a batch of several commands (load) the executor lets one more
-// event-loop turn of requests join before cutting the next; after a batch of one (one
-// request at a time) it cuts as soon as the submitting callback returns, without that turn.
+// Starting a batch: the executor lets one more event-loop turn of requests join before
+// cutting the next batch.
 //   lazy    answered once written to the OS (survives a process crash); fdatasync at most
 //           LAZY_FSYNC_INTERVAL_MS later, so a power loss can lose that window.
 // A failed write or fdatasync is fatal for the shard: the batch is answered with STORAGE,
@@ -395,12 +394,11 @@ export class Shard {
   #kick(): void {
     if (this.#running) return;
     this.#running = true;
-    // Under load (the last batch held several commands) one more event-loop turn of requests
-    // joins the batch. One request at a time has nobody to wait for: its batch is cut as soon
-    // as the callback that submitted it returns (what it submitted in that callback joins),
-    // which saves the check phase of a deferred start on every call.
-    if (this.#batchCommandsLast > 1) this.#timers.defer(this.#runDeferred);
-    else queueMicrotask(this.#runDeferred);
+    // One more event-loop turn of requests joins the batch. Cutting at once after a batch of
+    // one was tried (it saves one check phase per call at c=1) and reverted: requests that
+    // arrive in separate I/O callbacks of one turn (REST) then each got a batch and an
+    // fdatasync of their own, and batches stayed at one under load.
+    this.#timers.defer(this.#runDeferred);
   }
 
   readonly #runDeferred = (): void => void this.#run();
