@@ -35,7 +35,6 @@ import {
   type PostTransfersRequest,
   type Request,
   type ResultsReply,
-  type TransferMaker,
   type TransfersReply,
   type UpdateAssetsRequest,
   type VoidTransfersRequest,
@@ -82,25 +81,6 @@ export function isWriteRequest(request: Request): request is WriteRequest {
   }
 }
 
-/** The engine command of one transfer of CREATE_TRANSFERS. */
-const transferCommand: TransferMaker<Command> = (
-  id,
-  debitId,
-  creditId,
-  amount,
-  pending,
-  timeoutMs,
-) => ({
-  kind: "transfer.create",
-  id,
-  debitId,
-  creditId,
-  amount,
-  pending,
-  timeoutMs,
-  origin: "api",
-});
-
 /**
  * The commands of a CREATE_TRANSFERS body: one transfer.list over the body's records, which
  * must stay unchanged until the list is applied (frame bodies are never reused). Throws the
@@ -124,16 +104,16 @@ export function requestCommands(request: WriteRequest): Command[] {
         nickname: account.nickname,
       }));
     case MessageKind.CREATE_TRANSFERS:
-      return request.transfers.map((transfer) =>
-        transferCommand(
-          transfer.id,
-          transfer.debitId,
-          transfer.creditId,
-          transfer.amount,
-          transfer.pending,
-          transfer.timeoutMs,
-        ),
-      );
+      return request.transfers.map((transfer) => ({
+        kind: "transfer.create",
+        id: transfer.id,
+        debitId: transfer.debitId,
+        creditId: transfer.creditId,
+        amount: transfer.amount,
+        pending: transfer.pending,
+        timeoutMs: transfer.timeoutMs,
+        origin: "api",
+      }));
     case MessageKind.POST_TRANSFERS:
       return request.ids.map((pendingId) => ({ kind: "transfer.post", pendingId }));
     case MessageKind.VOID_TRANSFERS:

@@ -7,29 +7,11 @@
 // releases or fails them, with every storage event and answer recorded in one ordered trace.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Command, ResultCode } from "../engine/index.ts";
+import { ResultCode } from "../engine/index.ts";
 import { MemoryStorage, type OpenMode, type Storage, type StorageFile } from "../io/index.ts";
 import { ErrorCode, isTxgridError, Prng } from "../stdx/index.ts";
 import { Shard } from "./shard.ts";
-
-const account = (id: string, balance: bigint): Command => ({
-  kind: "account.create",
-  id,
-  balance,
-  floor: 0n,
-  nickname: null,
-});
-
-const transfer = (id: string, amount: bigint): Command => ({
-  kind: "transfer.create",
-  id,
-  debitId: "a",
-  creditId: "b",
-  amount,
-  pending: false,
-  timeoutMs: 0,
-  origin: "api",
-});
+import { account, transfer } from "./testing.ts";
 
 interface HeldSync {
   readonly release: () => void;

@@ -5,31 +5,11 @@
 // and a manual clock with hand-fired timers where time matters.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Command, ResultCode } from "../engine/index.ts";
+import { ResultCode } from "../engine/index.ts";
 import { MemoryStorage } from "../io/index.ts";
 import { ErrorCode, isTxgridError, ManualClock, type Timers } from "../stdx/index.ts";
 import { Shard } from "./shard.ts";
-
-const account = (id: string, balance: bigint): Command => ({
-  kind: "account.create",
-  id,
-  balance,
-  floor: 0n,
-  nickname: null,
-});
-
-const transfer = (id: string, amount: bigint, extra: Partial<Command> = {}): Command =>
-  ({
-    kind: "transfer.create",
-    id,
-    debitId: "a",
-    creditId: "b",
-    amount,
-    pending: false,
-    timeoutMs: 0,
-    origin: "api",
-    ...extra,
-  }) as Command;
+import { account, transfer } from "./testing.ts";
 
 test("concurrent submissions are grouped into few batches", async () => {
   const shard = await Shard.open({ dir: null, fsyncPolicy: "batch" });
