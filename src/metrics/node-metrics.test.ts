@@ -8,8 +8,26 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type Command, transferListOf } from "../engine/index.ts";
 import { Shard } from "../shard/index.ts";
-import { account, transfer } from "../shard/testing.ts";
 import { NodeMetrics } from "./node-metrics.ts";
+
+const account = (id: string, balance: bigint): Command => ({
+  kind: "account.create",
+  id,
+  balance,
+  floor: 0n,
+  nickname: null,
+});
+
+const transfer = (id: string, amount: bigint): Command => ({
+  kind: "transfer.create",
+  id,
+  debitId: "a",
+  creditId: "b",
+  amount,
+  pending: false,
+  timeoutMs: 0,
+  origin: "api",
+});
 
 async function openMetered() {
   let metrics: NodeMetrics | null = null;

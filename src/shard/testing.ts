@@ -1,4 +1,4 @@
-// Helpers for the shard's tests and those of its users: the engine commands of an account and
+// Helpers for the shard's tests: the engine commands of an account and
 // of a transfer from "a" to "b", with only what a test varies as parameters. Not used by
 // production code.
 import type { Command } from "../engine/index.ts";
