@@ -262,6 +262,10 @@ export const CLUSTER_HTTP_PORT_BASE_DEFAULT = 9200;
 export const CLUSTER_TCP_PORT_BASE_DEFAULT = 9300;
 /** Longest wait for a supervised node process to stay up after it was started. */
 export const CLUSTER_NODE_START_TIMEOUT_MS = 20_000;
+/** HTTP port of a local cluster's REST gateway (`txgrid cluster up --gateway-port`). */
+export const CLUSTER_GATEWAY_PORT_DEFAULT = 9190;
+/** Longest wait for a local cluster's gateway to print that it listens. */
+export const CLUSTER_GATEWAY_START_TIMEOUT_MS = 20_000;
 
 assert(BATCH_COMMANDS_MAX <= QUEUE_COMMANDS_MAX, "a batch must fit in the queue");
 assert(REQUEST_TRANSFERS_MAX <= BATCH_COMMANDS_MAX, "a request batch must fit in one log batch");
@@ -314,4 +318,8 @@ assert(COORD_WATCH_RETRY_DELAY_MS_MAX < COORD_WATCH_RESYNC_INTERVAL_MS, "retries
 assert(
   CLUSTER_HTTP_PORT_BASE_DEFAULT + CLUSTER_NODES_MAX <= CLUSTER_TCP_PORT_BASE_DEFAULT,
   "default HTTP and TCP ports of a local cluster never overlap",
+);
+assert(
+  CLUSTER_GATEWAY_PORT_DEFAULT < CLUSTER_HTTP_PORT_BASE_DEFAULT,
+  "a local cluster's gateway port is below its nodes' HTTP ports",
 );

@@ -14,6 +14,7 @@ import {
   stopEtcdByPidFile,
 } from "../cluster/index.ts";
 import {
+  CLUSTER_GATEWAY_PORT_DEFAULT,
   CLUSTER_HTTP_PORT_BASE_DEFAULT,
   CLUSTER_TCP_PORT_BASE_DEFAULT,
   ETCD_CLIENT_PORT_DEFAULT,
@@ -27,10 +28,11 @@ import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 export const clusterUsage = `usage: txgrid cluster <up|status|down> [options]
 
 A local cluster on 127.0.0.1: one etcd (the Debian etcd-server, installed by
-scripts/setup-etcd.sh when missing) and N \`txgrid node\` processes, all detached; their
-pids and ports are in DIR/cluster.json.
+scripts/setup-etcd.sh when missing), N \`txgrid node\` processes and a REST gateway that
+forwards to the current primary, all detached; their pids and ports are in DIR/cluster.json.
 
-  up       start etcd and the nodes; returns once every node has joined etcd
+  up       start etcd, the nodes and the gateway; returns once every node has joined etcd
+           and the gateway listens
     --dir DIR            cluster directory (default ./cluster)
     --nodes N            node processes (default 3; 0 runs etcd alone)
     --replicas R         replicas per shard, passed to the nodes (default: N)
@@ -42,10 +44,13 @@ pids and ports are in DIR/cluster.json.
                          default ${ETCD_PEER_PORT_DEFAULT})
     --port-base PORT     HTTP port of n1; n{i} gets PORT+i-1 (default ${CLUSTER_HTTP_PORT_BASE_DEFAULT})
     --tcp-port-base PORT binary protocol port of n1 (default ${CLUSTER_TCP_PORT_BASE_DEFAULT})
-  status   nodes (pid, addresses, lsn per shard) and shards (epoch, primary, replicas, lag)
+    --gateway-port PORT  HTTP port of the REST gateway (default ${CLUSTER_GATEWAY_PORT_DEFAULT})
+    --no-gateway         start no gateway
+  status   gateway, nodes (pid, addresses, lsn per shard) and shards (epoch, primary,
+           replicas, lag)
     --dir DIR | --etcd URL    the cluster to read (default ./cluster)
     --json                    machine-readable output
-  down     stop every process of the cluster by pid (nodes, then etcd); data is kept
+  down     stop every process of the cluster by pid (gateway, nodes, then etcd); data is kept
     --dir DIR
     --purge              also delete the cluster directory (all data)
 `;
@@ -86,8 +91,11 @@ async function up(argv: readonly string[]): Promise<number> {
     "etcd-peer-port": { type: "string", default: String(ETCD_PEER_PORT_DEFAULT) },
     "port-base": { type: "string", default: String(CLUSTER_HTTP_PORT_BASE_DEFAULT) },
     "tcp-port-base": { type: "string", default: String(CLUSTER_TCP_PORT_BASE_DEFAULT) },
+    "gateway-port": { type: "string", default: String(CLUSTER_GATEWAY_PORT_DEFAULT) },
+    "no-gateway": { type: "boolean", default: false },
   });
   const nodes = integerFlag(values, "nodes", 0, 65_535);
+  const gatewayPort = integerFlag(values, "gateway-port", 1, 65_535);
   const replicas =
     values.replicas === undefined ? Math.max(1, nodes) : integerFlag(values, "replicas", 1, 65_535);
   const preferred = stringFlag(values, "preferred");
@@ -111,6 +119,7 @@ async function up(argv: readonly string[]): Promise<number> {
     etcdPeerPort: integerFlag(values, "etcd-peer-port", 1, 65_535),
     httpPortBase: integerFlag(values, "port-base", 1, 65_535),
     tcpPortBase: integerFlag(values, "tcp-port-base", 1, 65_535),
+    ...(values["no-gateway"] === true ? {} : { gatewayPort }),
     ...(preferred === undefined ? {} : { preferred }),
     ...(fsync === undefined ? {} : { fsync }),
     ...(replication === undefined ? {} : { replication }),
@@ -120,6 +129,12 @@ async function up(argv: readonly string[]): Promise<number> {
   for (const node of state.nodes) {
     process.stdout.write(
       `${node.id} http://127.0.0.1:${node.httpPort} txgrid://127.0.0.1:${node.tcpPort} (pid ${node.pid})\n`,
+    );
+  }
+  const gateway = state.gateway ?? null;
+  if (gateway !== null) {
+    process.stdout.write(
+      `gateway http://127.0.0.1:${gateway.httpPort} (pid ${gateway.pid}): REST to the primary\n`,
     );
   }
   process.stdout.write(`cluster up; state in ${join(state.dir, "cluster.json")}\n`);
@@ -204,6 +219,12 @@ export function formatStatus(report: ClusterStatus): string {
     `etcd ${report.etcd.url} ${report.etcd.healthy ? "healthy" : "NOT ANSWERING"}` +
       (report.etcd.pid === null ? "" : ` (pid ${report.etcd.pid})`),
   ];
+  if (report.gateway !== null) {
+    lines.push(
+      `gateway ${report.gateway.url} ` +
+        (report.gateway.pid === null ? "NOT RUNNING" : `(pid ${report.gateway.pid})`),
+    );
+  }
   if (!report.etcd.healthy) return `${lines.join("\n")}\n`;
   lines.push("", "nodes");
   lines.push(

@@ -12,6 +12,7 @@ export {
   stopEtcdByPidFile,
 } from "./etcd-process.ts";
 export {
+  type ClusterGatewayRecord,
   type ClusterNodeRecord,
   type ClusterState,
   type ClusterStatus,

@@ -1,11 +1,13 @@
-// A local cluster for demos and tests: one etcd and N `txgrid node` processes on loopback,
-// described by a state file so that later commands (status, down) find them by pid.
+// A local cluster for demos and tests: one etcd, N `txgrid node` processes and (unless turned
+// off) one `txgrid gateway` on loopback, described by a state file so that later commands
+// (status, down) find them by pid.
 //
 // Layout of the cluster dir:
 //   cluster.json        the state file (below), written once everything is up
 //   etcd/data/          etcd's data (kept by `down`; `down --purge` removes the dir)
 //   etcd/etcd.log       etcd's log;  etcd/etcd.pid its pid
 //   nodes/{id}/         a node's --data-dir;  nodes/{id}.log its output
+//   gateway.log         the gateway's output
 //
 // The flags every node gets (the contract with `txgrid node`, docs/cli.md):
 //   --id n{i} --data-dir DIR/nodes/n{i} --port HTTP --tcp-port TCP
@@ -13,15 +15,26 @@
 //   and, when given to `up`: --fsync P --replication M --lease-ttl-ms T
 // A node counts as started once it has published itself in etcd (its key under
 // {prefix}/nodes/); a node that exits first, or is not there in time, fails `up`, and `up`
-// then stops everything it started.
+// then stops everything it started. The gateway (`txgrid gateway --etcd URL --port P`) is
+// started after the nodes and counts as started once it printed its listening line; it
+// follows the shard's primary through etcd by itself, so it needs no other flag.
 //
 // Guarantees: `up` refuses a cluster dir whose state file names running processes (no second
 // cluster on the same data); every process is stopped by pid with its command line checked.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  CLUSTER_GATEWAY_START_TIMEOUT_MS,
   CLUSTER_NODE_START_TIMEOUT_MS,
   CLUSTER_NODES_MAX,
   COORD_PREFIX_DEFAULT,
@@ -61,6 +74,10 @@ export interface ClusterUpOptions {
   readonly snapshotIntervalBytes?: number;
   /** The command that runs a node (default: this node binary with bin/txgrid.js node). */
   readonly nodeCommand?: readonly string[];
+  /** HTTP port of the cluster's REST gateway; absent: no gateway (always absent without nodes). */
+  readonly gatewayPort?: number;
+  /** The command that runs the gateway (default: this node binary with bin/txgrid.js gateway). */
+  readonly gatewayCommand?: readonly string[];
 }
 
 export interface ClusterNodeRecord extends ChildRecord {
@@ -68,6 +85,10 @@ export interface ClusterNodeRecord extends ChildRecord {
   readonly dataDir: string;
   readonly httpPort: number;
   readonly tcpPort: number;
+}
+
+export interface ClusterGatewayRecord extends ChildRecord {
+  readonly httpPort: number;
 }
 
 export interface ClusterState {
@@ -83,6 +104,8 @@ export interface ClusterState {
   };
   readonly replicas: number;
   readonly nodes: readonly ClusterNodeRecord[];
+  /** Absent in state files written before gateways were started by `up`, null when off. */
+  readonly gateway?: ClusterGatewayRecord | null;
 }
 
 export function statePath(dir: string): string {
@@ -126,6 +149,13 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
   if (options.replicas < 1 || (options.nodes > 0 && options.replicas > options.nodes)) {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--replicas must be from 1 to --nodes");
   }
+  const gatewayPort = options.nodes > 0 ? options.gatewayPort : undefined;
+  if (
+    gatewayPort !== undefined &&
+    (!Number.isSafeInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65_535)
+  ) {
+    throw new TxgridError(ErrorCode.BAD_REQUEST, "the gateway port must be from 1 to 65535");
+  }
   const dir = resolve(options.dir);
   const previous = readClusterState(dir);
   if (previous !== null && isAnyRunning(previous)) {
@@ -148,6 +178,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
     detached: true,
   });
   const nodes: ClusterNodeRecord[] = [];
+  let gateway: ClusterGatewayRecord | null = null;
   const coordinator = createEtcdCoordinator({ endpoints: [etcd.clientUrl] });
   try {
     const preferred = options.preferred ?? (options.nodes > 0 ? "n1" : "");
@@ -196,7 +227,11 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
         CLUSTER_NODE_START_TIMEOUT_MS,
       );
     }
+    if (gatewayPort !== undefined) {
+      gateway = await startGateway(dir, etcd.clientUrl, gatewayPort, options.gatewayCommand);
+    }
   } catch (error) {
+    if (gateway !== null) await stopChildren([gateway]);
     await stopChildren(nodes);
     await etcd.stop();
     throw error;
@@ -216,11 +251,41 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
     },
     replicas: options.replicas,
     nodes,
+    gateway,
   };
   const path = statePath(dir);
   writeFileSync(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(`${path}.tmp`, path);
   return state;
+}
+
+/**
+ * Starts the cluster's REST gateway and waits for its listening line (only lines written after
+ * the start count: the log is appended to across runs). A gateway that cannot listen (its port
+ * taken) exits, and the wait reports it with the log's tail.
+ */
+async function startGateway(
+  dir: string,
+  etcdUrl: string,
+  httpPort: number,
+  gatewayCommand: readonly string[] | undefined,
+): Promise<ClusterGatewayRecord> {
+  const logPath = join(dir, "gateway.log");
+  const logStartBytes = existsSync(logPath) ? statSync(logPath).size : 0;
+  const [command, ...prefixArgs] = gatewayCommand ?? [process.execPath, binPath, "gateway"];
+  const record = startDetached({
+    name: "gateway",
+    command: command as string,
+    args: [...prefixArgs, "--etcd", etcdUrl, "--port", String(httpPort)],
+    logPath,
+  });
+  const listening = `txgrid gateway on http://127.0.0.1:${httpPort} `;
+  await waitReady(
+    record,
+    () => readFileSync(logPath).subarray(logStartBytes).toString("utf8").includes(listening),
+    CLUSTER_GATEWAY_START_TIMEOUT_MS,
+  );
+  return { ...record, httpPort };
 }
 
 export interface ShardStatus extends ShardRole {
@@ -232,6 +297,8 @@ export interface ShardStatus extends ShardRole {
 
 export interface ClusterStatus {
   readonly etcd: { readonly url: string; readonly healthy: boolean; readonly pid: number | null };
+  /** The gateway the state file names (null: none; pid null: no longer running). */
+  readonly gateway: { readonly url: string; readonly pid: number | null } | null;
   readonly nodes: readonly (NodeInfo & { readonly pid: number | null })[];
   /** Shards with a role record, plus shards that live nodes report lsns for. */
   readonly shards: readonly (ShardStatus | { readonly shardId: number; readonly role: null })[];
@@ -245,7 +312,17 @@ export async function clusterStatus(
   const healthy = await isHealthy(etcdUrl);
   const etcdPid =
     state !== null && isOurs(state.etcd.pid, state.etcd.dataDir) ? state.etcd.pid : null;
-  if (!healthy) return { etcd: { url: etcdUrl, healthy, pid: etcdPid }, nodes: [], shards: [] };
+  const recorded = state?.gateway ?? null;
+  const gateway =
+    recorded === null
+      ? null
+      : {
+          url: `http://127.0.0.1:${recorded.httpPort}`,
+          pid: isOurs(recorded.pid, recorded.expect) ? recorded.pid : null,
+        };
+  if (!healthy) {
+    return { etcd: { url: etcdUrl, healthy, pid: etcdPid }, gateway, nodes: [], shards: [] };
+  }
   const coordinator = createEtcdCoordinator({
     endpoints: [etcdUrl],
     prefix: state?.prefix ?? COORD_PREFIX_DEFAULT,
@@ -280,6 +357,7 @@ export async function clusterStatus(
     }
     return {
       etcd: { url: etcdUrl, healthy, pid: etcdPid },
+      gateway,
       nodes: live.map((node) => ({ ...node, pid: pidOf(node.nodeId) })),
       shards,
     };
@@ -288,7 +366,7 @@ export async function clusterStatus(
   }
 }
 
-/** Stops every process of the cluster by pid (nodes first, then etcd). */
+/** Stops every process of the cluster by pid (the gateway, the nodes, then etcd). */
 export async function clusterDown(
   dir: string,
   options: { purge?: boolean } = {},
@@ -296,6 +374,8 @@ export async function clusterDown(
   const state = readClusterState(dir);
   const outcomes: { name: string; outcome: string }[] = [];
   if (state !== null) {
+    const gateway = state.gateway ?? null;
+    if (gateway !== null) outcomes.push(...(await stopChildren([gateway])));
     outcomes.push(...(await stopChildren(state.nodes)));
     const stopped = await stopEtcdByPidFile(state.etcd.pidFile, state.etcd.dataDir);
     outcomes.push({ name: "etcd", outcome: stopped ? "terminated" : "not-running" });
@@ -306,7 +386,10 @@ export async function clusterDown(
 }
 
 function isAnyRunning(state: ClusterState): boolean {
+  const gateway = state.gateway ?? null;
   return (
-    isOurs(state.etcd.pid, state.etcd.dataDir) || state.nodes.some((n) => isOurs(n.pid, n.expect))
+    isOurs(state.etcd.pid, state.etcd.dataDir) ||
+    state.nodes.some((n) => isOurs(n.pid, n.expect)) ||
+    (gateway !== null && isOurs(gateway.pid, gateway.expect))
   );
 }

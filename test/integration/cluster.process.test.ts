@@ -1,15 +1,18 @@
 // Goal: `txgrid cluster up|status|down` runs a local cluster a user can see and stop: etcd
 // alone through the real command line; etcd plus node processes (a stand-in for `txgrid node`
-// that accepts exactly the documented flags and joins etcd) through the module; status shows
-// nodes, lsns, each shard's primary, epoch and lag; down leaves no process; a node that cannot
-// start fails `up` and nothing is left running. Method: real processes on 127.0.0.1 ports
-// 9650-9699, checked through the printed output, etcd and /proc.
+// that accepts exactly the documented flags, joins etcd and names itself over HTTP) and the
+// real `txgrid gateway` through the module; the gateway forwards to the primary of the role
+// record and follows a new one; status shows the gateway, nodes, lsns, each shard's primary,
+// epoch and lag; down leaves no process; a node or gateway that cannot start fails `up` and
+// nothing is left running. Method: real processes on 127.0.0.1 ports 9650-9699, checked
+// through the printed output, HTTP, etcd and /proc.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import {
   clusterDown,
@@ -81,8 +84,10 @@ test("cluster up with node processes: they get the documented flags, status show
       etcdPeerPort: 9661,
       httpPortBase: 9662,
       tcpPortBase: 9664,
+      gatewayPort: 9666,
       nodeCommand: [process.execPath, fakeNodePath],
     });
+    assert.equal(state.gateway?.httpPort, 9666);
     assert.deepEqual(
       state.nodes.map((n) => [n.id, n.httpPort, n.tcpPort]),
       [
@@ -90,6 +95,9 @@ test("cluster up with node processes: they get the documented flags, status show
         ["n2", 9663, 9665],
       ],
     );
+    const noPrimary = await fetch("http://127.0.0.1:9666/users");
+    assert.equal(noPrimary.status, 503, "no role yet: the gateway has no primary");
+    assert.equal(((await noPrimary.json()) as { code: string }).code, "TXG_ERR_UNAVAILABLE");
     const coordinator = createEtcdCoordinator({ endpoints: [state.etcd.clientUrl] });
     try {
       const role = await coordinator.compareAndSetRole(0, 0, {
@@ -99,6 +107,26 @@ test("cluster up with node processes: they get the documented flags, status show
         replicaIds: ["n1", "n2"],
       });
       assert.ok(role !== null);
+      assert.deepEqual(await gatewayAnswer(9666, "n1"), { node: "n1" });
+      const status = await clusterStatus(state.etcd.clientUrl, readClusterState(dir));
+      assert.deepEqual(status.gateway, { url: "http://127.0.0.1:9666", pid: state.gateway?.pid });
+      // A failover's new role: the gateway follows it without a restart.
+      const next = await coordinator.compareAndSetRole(0, role.revision, {
+        shardId: 0,
+        epoch: 2,
+        primaryId: "n2",
+        replicaIds: ["n1", "n2"],
+      });
+      assert.ok(next !== null);
+      assert.deepEqual(await gatewayAnswer(9666, "n2"), { node: "n2" });
+      const back = await coordinator.compareAndSetRole(0, next.revision, {
+        shardId: 0,
+        epoch: 3,
+        primaryId: "n1",
+        replicaIds: ["n1", "n2"],
+      });
+      assert.ok(back !== null);
+      assert.deepEqual(await gatewayAnswer(9666, "n1"), { node: "n1" });
     } finally {
       await coordinator.close();
     }
@@ -112,20 +140,25 @@ test("cluster up with node processes: they get the documented flags, status show
     );
     const shard = status.shards[0];
     assert.ok(shard !== undefined && !("role" in shard));
-    assert.equal(shard.epoch, 1);
+    assert.equal(shard.epoch, 3);
     assert.equal(shard.primaryId, "n1");
     assert.deepEqual(shard.lsns, { n1: 5, n2: 5 });
     assert.deepEqual(shard.lags, { n1: 0, n2: 0 });
 
     const table = await txgrid(["cluster", "status", "--dir", dir]);
-    assert.match(table.stdout, /0 +1 +n1 +n1\(5, 0\) n2\(5, 0\)/);
+    assert.match(table.stdout, /0 +3 +n1 +n1\(5, 0\) n2\(5, 0\)/);
+    assert.match(
+      table.stdout,
+      new RegExp(`gateway http://127.0.0.1:9666 \\(pid ${state.gateway?.pid}\\)`),
+    );
 
     const outcomes = await clusterDown(dir);
     assert.deepEqual(
       outcomes.map((o) => o.name),
-      ["n2", "n1", "etcd"],
+      ["gateway", "n2", "n1", "etcd"],
     );
-    for (const pid of [state.etcd.pid, ...state.nodes.map((n) => n.pid)]) {
+    const gatewayPid = state.gateway?.pid ?? 0;
+    for (const pid of [state.etcd.pid, gatewayPid, ...state.nodes.map((n) => n.pid)]) {
       assert.equal(isRunning(pid), false, `pid ${pid} still runs`);
     }
     assert.equal(existsSync(join(dir, "cluster.json")), false);
@@ -164,3 +197,58 @@ test("a node that cannot start fails up with its log, and nothing is left runnin
     await clusterDown(dir, { purge: true });
   }
 });
+
+test("a gateway that cannot start fails up with its log, and nothing is left running", {
+  timeout: 90_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "txgrid-cluster-"));
+  try {
+    const error = await clusterUp({
+      dir,
+      nodes: 1,
+      replicas: 1,
+      etcdClientPort: 9675,
+      etcdPeerPort: 9676,
+      httpPortBase: 9677,
+      tcpPortBase: 9678,
+      gatewayPort: 9679,
+      nodeCommand: [process.execPath, fakeNodePath],
+      gatewayCommand: [
+        process.execPath,
+        "-e",
+        "console.error('port taken'); process.exit(1)",
+        "--",
+      ],
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    assert.ok(isTxgridError(error, ErrorCode.INTERNAL), String(error));
+    assert.match(
+      (error as Error).message,
+      /gateway \(pid \d+\) exited while starting[\s\S]*port taken/,
+    );
+    assert.equal(readClusterState(dir), null);
+    const status = await clusterStatus("http://127.0.0.1:9675", null);
+    assert.equal(status.etcd.healthy, false, "etcd was stopped again");
+    const node = await fetch("http://127.0.0.1:9677/").then(
+      () => "answered",
+      () => "refused",
+    );
+    assert.equal(node, "refused", "the node was stopped again");
+  } finally {
+    await clusterDown(dir, { purge: true });
+  }
+});
+
+/** Asks the gateway until it forwards to `expected` (it learns roles through an etcd watch). */
+async function gatewayAnswer(port: number, expected: string): Promise<unknown> {
+  let last: unknown = null;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const response = await fetch(`http://127.0.0.1:${port}/users`);
+    last = response.status === 200 ? await response.json() : await response.text();
+    if ((last as { node?: string }).node === expected) return last;
+    await sleep(50);
+  }
+  return last;
+}

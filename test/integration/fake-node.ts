@@ -1,6 +1,9 @@
 // A stand-in for `txgrid node` in cluster tests: it accepts exactly the flags that
 // `txgrid cluster up` passes (the contract in docs/cli.md; an unknown or missing flag makes it
-// exit 2), joins etcd under --id with lsn 5 for shard 0, and runs until SIGTERM.
+// exit 2), joins etcd under --id with lsn 5 for shard 0, answers every HTTP request on --port
+// with `{"node": ID}` (so a test can see which node a gateway forwarded to), and runs until
+// SIGTERM.
+import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { createEtcdCoordinator } from "../../src/coord/index.ts";
 
@@ -22,6 +25,12 @@ for (const name of ["id", "data-dir", "port", "tcp-port", "etcd", "replicas", "p
     process.exit(2);
   }
 }
+const http = createServer((request, response) => {
+  request.resume();
+  response.writeHead(200, { "content-type": "application/json" });
+  response.end(JSON.stringify({ node: values.id }));
+});
+await new Promise<void>((resolve) => http.listen(Number(values.port), "127.0.0.1", resolve));
 const coordinator = createEtcdCoordinator({ endpoints: [values.etcd as string] });
 const session = await coordinator.join(
   {
@@ -36,5 +45,9 @@ process.on("SIGTERM", () => {
   void session
     .close()
     .then(() => coordinator.close())
+    .then(() => {
+      http.closeAllConnections(); // a gateway's kept-alive connections would hold close()
+      return new Promise((resolve) => http.close(resolve));
+    })
     .then(() => process.exit(0));
 });
