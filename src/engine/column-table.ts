@@ -30,6 +30,7 @@ import {
   ColumnKind,
   type ColumnSpec,
   createColumns,
+  encodeColumnValue,
   type RecordStore,
   type RowCodec,
   readChoice,
@@ -44,7 +45,7 @@ import type { ColumnIndex } from "./column-indexes.ts";
 import { KeyIndex } from "./key-index.ts";
 import { ResultCode } from "./results.ts";
 import type { Table, UndoLog, UndoValue } from "./table.ts";
-import { encodeValue, isInInt64Range, type Row, type Value } from "./values.ts";
+import { isInInt64Range, type Row, type Value } from "./values.ts";
 
 const { OK, NOT_A_NUMBER, OVERFLOW } = ResultCode;
 const inserted = -1;
@@ -163,6 +164,10 @@ export class ColumnTable implements Table {
 
   keyAt(slot: number): string {
     return this.#keys.keyAt(slot);
+  }
+
+  encodeKeyAt(writer: BytesWriter, slot: number): void {
+    this.#keys.encodeKeyAt(writer, slot);
   }
 
   /** The column named `name`, for readers that scan one column over many slots. */
@@ -310,13 +315,13 @@ export class ColumnTable implements Table {
     const store = this.#store;
     writer.u53(this.size);
     for (let slot = 0; slot < this.size; slot++) {
-      const key = this.keyAt(slot);
-      writer.string(key);
+      this.#keys.encodeKeyAt(writer, slot);
       writer.u16(columns.length);
       for (const column of columns) {
         writer.string(column.name);
-        encodeValue(writer, readValue(store, column, slot, key));
+        encodeColumnValue(writer, store, column, slot, this.#keys);
       }
+      writer.endRecord();
     }
   }
 

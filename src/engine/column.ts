@@ -21,8 +21,8 @@
 // A Column is metadata (kind and offsets); the functions below read and write a column of a
 // RecordStore. They take the store as an argument so that a loop over the columns of one row
 // loads the store's arrays once.
-import { assert, must, unreachable } from "../stdx/index.ts";
-import type { Row, Value } from "./values.ts";
+import { assert, type BytesWriter, must, unreachable } from "../stdx/index.ts";
+import { encodeValue, type Row, STRING_VALUE_TAG, type Value } from "./values.ts";
 
 // The kinds are module-local constants first: V8 reads an exported binding through a cell
 // (with a check) at every use, which the switches below would pay at every case.
@@ -50,6 +50,8 @@ export type ColumnKind = (typeof ColumnKind)[keyof typeof ColumnKind];
 export interface KeyLookup {
   find(key: string): number;
   keyAt(slot: number): string;
+  /** Writes keyAt(slot) as BytesWriter.string does, without building the string. */
+  encodeKeyAt(writer: BytesWriter, slot: number): void;
 }
 
 export interface ColumnSpec {
@@ -225,6 +227,29 @@ export function writeInteger(
 export function readRef(store: RecordStore, column: Column, slot: number): number {
   assert(column.kind === REF, "column is not a ref");
   return store.refs[slot * store.refStride + column.wordAt] as number;
+}
+
+/**
+ * Writes the value at `slot` as encodeValue(writer, readValue(...)) does. KEY and REF values
+ * are written from the key indexes' bytes (`keys`: the row's own table), so encoding a row
+ * builds no id string.
+ */
+export function encodeColumnValue(
+  writer: BytesWriter,
+  store: RecordStore,
+  column: Column,
+  slot: number,
+  keys: KeyLookup,
+): void {
+  if (column.kind === KEY) {
+    writer.u8(STRING_VALUE_TAG);
+    keys.encodeKeyAt(writer, slot);
+  } else if (column.kind === REF) {
+    writer.u8(STRING_VALUE_TAG);
+    targetOf(column).encodeKeyAt(writer, readRef(store, column, slot));
+  } else {
+    encodeValue(writer, columnValueOf(store, column, slot, ""));
+  }
 }
 
 /** CHOICE: the position of the value at `slot` in the list of choices. */

@@ -17,7 +17,7 @@ import {
   assert,
   BytesReader,
   BytesWriter,
-  digestHex,
+  createDigest,
   ErrorCode,
   TxgridError,
   unreachable,
@@ -50,6 +50,8 @@ export const ENGINE_SNAPSHOT_VERSION = 1;
 
 const tableNamePattern = /^[a-z][a-z0-9_]{0,62}$/;
 const snapshotBytesMax = 2 ** 31;
+/** What digest() hashes at a time (its writer holds up to twice this, plus one row). */
+const digestChunkBytes = 1 << 20;
 
 export interface EngineStats {
   readonly lsn: number;
@@ -292,15 +294,31 @@ export class Engine {
     return problems;
   }
 
-  /** SHA-256 of the snapshot encoding: equal digests mean equal states. */
+  /**
+   * SHA-256 of the snapshot encoding: equal digests mean equal states. The encoding is hashed
+   * as it is written, a chunk at a time, so a large state needs no buffer of its size (nor
+   * the time to grow and copy one) and has no snapshot size limit here.
+   */
   digest(): string {
-    return digestHex([this.encodeSnapshot()]);
+    const digest = createDigest();
+    const writer = new BytesWriter(digestChunkBytes, snapshotBytesMax, (bytes) =>
+      digest.update(bytes),
+    );
+    this.#encodeSnapshot(writer);
+    writer.flush();
+    return digest.hex();
   }
 
   /** The whole state as bytes (tables in creation order, rows in insertion order). */
   encodeSnapshot(): Uint8Array {
-    const state = this.#state;
     const writer = new BytesWriter(1 << 16, snapshotBytesMax);
+    this.#encodeSnapshot(writer);
+    // The writer goes out of scope here, so its bytes need no copy.
+    return writer.view();
+  }
+
+  #encodeSnapshot(writer: BytesWriter): void {
+    const state = this.#state;
     writer.u32(ENGINE_SNAPSHOT_VERSION);
     writer.u53(state.lsn);
     writer.u53(state.timestampMs);
@@ -311,7 +329,6 @@ export class Engine {
       for (const column of table.indexedColumns) writer.string(column);
       table.encodeRows(writer);
     }
-    return writer.copy();
   }
 
   static decodeSnapshot(bytes: Uint8Array): Engine {

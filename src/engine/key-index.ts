@@ -27,7 +27,7 @@
 // absent). The ledger's transfer path hashes each id once, while checking that it is a valid
 // id (validIdHash), and passes the hash in (findHashed, insertHashed).
 import { ID_BYTES_MAX } from "../constants.ts";
-import { assert } from "../stdx/index.ts";
+import { assert, type BytesWriter } from "../stdx/index.ts";
 import { idCharacters } from "./values.ts";
 
 const pairsInitial = 16;
@@ -75,6 +75,19 @@ export class KeyIndex {
       key += String.fromCharCode.apply(null, piece as unknown as number[]);
     }
     return key;
+  }
+
+  /**
+   * Writes the key at `slot` as BytesWriter.string(keyAt(slot)) would (u32 UTF-8 length, then
+   * the bytes), without building the string: an ASCII key's bytes are its UTF-8. A snapshot or
+   * digest writes every key of every row, so this is most of what encoding a table costs.
+   */
+  encodeKeyAt(writer: BytesWriter, slot: number): void {
+    assert(slot >= 0 && slot < this.#size, "slot out of range");
+    const start = this.#starts[slot] as number;
+    const end = this.#starts[slot + 1] as number;
+    // Latin-1 beyond ASCII takes two UTF-8 bytes a character: through the string.
+    if (!writer.asciiBytes(this.#bytes, start, end)) writer.string(this.keyAt(slot));
   }
 
   /** The slot of `key`, or -1 when it is absent. */

@@ -115,6 +115,7 @@ export class ObjectTable implements Table {
       if (row === undefined) continue;
       writer.string(this.keyAt(slot));
       encodeRow(writer, row);
+      writer.endRecord();
     }
   }
 

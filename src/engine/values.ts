@@ -15,6 +15,8 @@ export type Value = bigint | string | boolean | null;
 export type Row = Readonly<Record<string, Value>>;
 
 const ValueTag = { NULL: 0, FALSE: 1, TRUE: 2, INTEGER: 3, STRING: 4 } as const;
+/** The tag encodeValue writes before a string (for encoders that write the string's bytes). */
+export const STRING_VALUE_TAG = ValueTag.STRING;
 
 /** 1 at the character codes ids may hold: [A-Za-z0-9._:-]. */
 export const idCharacters = new Uint8Array(128);

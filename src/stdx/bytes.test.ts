@@ -101,3 +101,66 @@ test("strings are stored as exactly the UTF-8 bytes, on the short ASCII path and
     { seed, numRuns: 1000 },
   );
 });
+
+test("a streaming writer hands its sink exactly the bytes a plain writer holds", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.string(), fc.integer({ min: 0, max: 2 ** 32 - 1 })), { maxLength: 60 }),
+      fc.integer({ min: 2, max: 64 }),
+      (records, chunkBytes) => {
+        const plain = new BytesWriter(8, 1 << 20);
+        const chunks: Uint8Array[] = [];
+        const streaming = new BytesWriter(chunkBytes, 1 << 20, (bytes) => {
+          assert.ok(bytes.length > 0, "the sink is never handed nothing");
+          chunks.push(bytes.slice());
+        });
+        for (const record of records) {
+          for (const writer of [plain, streaming]) {
+            if (typeof record === "string") writer.string(record);
+            else writer.u32(record);
+            writer.endRecord();
+          }
+        }
+        streaming.flush();
+        assert.equal(streaming.offset, 0);
+        assert.deepEqual(Buffer.concat(chunks), Buffer.from(plain.view()));
+        // Bounded: a chunk holds at most half the initial capacity plus one record.
+        const recordBytesMax = Math.max(
+          4,
+          ...records.map((r) => (typeof r === "string" ? 4 + 3 * r.length : 4)),
+        );
+        for (const chunk of chunks) assert.ok(chunk.length < (chunkBytes >> 1) + recordBytesMax);
+      },
+    ),
+    { seed },
+  );
+});
+
+test("only a streaming writer flushes; a plain writer's endRecord keeps everything", () => {
+  const plain = new BytesWriter(4, 64);
+  plain.u32(7);
+  plain.endRecord();
+  plain.u32(8);
+  plain.endRecord();
+  assert.equal(plain.offset, 8);
+  assert.throws(() => plain.flush(), RangeError);
+});
+
+test("asciiBytes writes what string() writes for ASCII, and nothing for other bytes", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.nat(), (source, cut) => {
+      const start = source.length === 0 ? 0 : cut % source.length;
+      const text = String.fromCharCode(...source.subarray(start));
+      const expected = new BytesWriter(4, 1 << 12);
+      expected.u8(9);
+      expected.string(text);
+      const actual = new BytesWriter(4, 1 << 12);
+      actual.u8(9);
+      const ascii = source.subarray(start).every((byte) => byte < 0x80);
+      assert.equal(actual.asciiBytes(source, start, source.length), ascii);
+      if (ascii) assert.deepEqual(actual.view(), expected.view());
+      else assert.equal(actual.offset, 1, "nothing written");
+    }),
+    { seed },
+  );
+});

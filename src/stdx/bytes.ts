@@ -1,7 +1,11 @@
 // Little-endian byte writer and reader over DataView, for log records and wire frames.
 //
 // BytesWriter grows its buffer by doubling up to `capacityBytesMax` and throws a
-// LIMIT_EXCEEDED TxgridError beyond it, so a caller can never build an unbounded record.
+// LIMIT_EXCEEDED TxgridError beyond it, so a caller can never build an unbounded record. A
+// streaming writer (one with a sink) hands what it holds to the sink at record boundaries
+// that the caller marks, so a long encoding (a state digest) needs one bounded buffer instead
+// of the whole encoding in memory; `capacityBytesMax` then bounds what is held between two
+// boundaries.
 // BytesReader checks every read against the end of its window and throws a DECODE
 // TxgridError on a short or malformed input: decoding hostile bytes fails cleanly, it never
 // reads past the end and never crashes the process.
@@ -18,14 +22,41 @@ export class BytesWriter {
   #view: DataView;
   #offset = 0;
   readonly capacityBytesMax: number;
+  readonly #sink: ((bytes: Uint8Array) => void) | null;
+  readonly #sinkBytesMin: number;
 
-  constructor(capacityBytesInitial: number, capacityBytesMax: number) {
+  /**
+   * With a `sink`, endRecord() hands the held bytes to it once they reach half the initial
+   * capacity; the sink must be done with them when it returns (they are overwritten next).
+   */
+  constructor(
+    capacityBytesInitial: number,
+    capacityBytesMax: number,
+    sink: ((bytes: Uint8Array) => void) | null = null,
+  ) {
     if (!(capacityBytesInitial > 0 && capacityBytesInitial <= capacityBytesMax)) {
       throw new RangeError("BytesWriter: bad capacity");
     }
     this.#bytes = new Uint8Array(capacityBytesInitial);
     this.#view = new DataView(this.#bytes.buffer);
     this.capacityBytesMax = capacityBytesMax;
+    this.#sink = sink;
+    this.#sinkBytesMin = Math.max(1, capacityBytesInitial >>> 1);
+  }
+
+  /**
+   * Marks a point between records: nothing written so far will be patched again. A streaming
+   * writer may hand what it holds to its sink here and start again at offset 0.
+   */
+  endRecord(): void {
+    if (this.#sink !== null && this.#offset >= this.#sinkBytesMin) this.flush();
+  }
+
+  /** Hands everything held to the sink (a streaming writer's end). */
+  flush(): void {
+    if (this.#sink === null) throw new RangeError("BytesWriter: flush without a sink");
+    if (this.#offset > 0) this.#sink(this.view());
+    this.#offset = 0;
   }
 
   get offset(): number {
@@ -113,6 +144,29 @@ export class BytesWriter {
   raw(bytes: Uint8Array): void {
     const at = this.#reserve(bytes.length);
     this.#bytes.set(bytes, at);
+  }
+
+  /**
+   * `source[start, end)` as string() would write it when every byte is ASCII (the bytes are
+   * then their own UTF-8): u32 length, then the bytes, copied one by one (these are short ids;
+   * a subarray per copy would cost more than the copy). False, with nothing written, when a
+   * byte is not ASCII.
+   */
+  asciiBytes(source: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    const lengthAt = this.#reserve(4 + length);
+    const bytes = this.#bytes;
+    let to = lengthAt + 4;
+    for (let at = start; at < end; at++) {
+      const byte = source[at] as number;
+      if (byte >= 0x80) {
+        this.#offset = lengthAt;
+        return false;
+      }
+      bytes[to++] = byte;
+    }
+    this.#view.setUint32(lengthAt, length, true);
+    return true;
   }
 
   /** A UTF-8 string prefixed by its byte length as u32. */

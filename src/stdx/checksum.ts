@@ -14,3 +14,19 @@ export function digestHex(chunks: readonly Uint8Array[]): string {
   for (const chunk of chunks) hash.update(chunk);
   return hash.digest("hex");
 }
+
+/** A SHA-256 fed piece by piece (update copies what it is given into the hash state). */
+export interface Digest {
+  update(bytes: Uint8Array): void;
+  hex(): string;
+}
+
+export function createDigest(): Digest {
+  const hash = createHash("sha256");
+  return {
+    update: (bytes) => {
+      hash.update(bytes);
+    },
+    hex: () => hash.digest("hex"),
+  };
+}

@@ -2,7 +2,7 @@
 export { asciiString } from "./ascii.ts";
 export { AssertionFailure, assert, maybe, must, unreachable } from "./assert.ts";
 export { BytesReader, BytesWriter } from "./bytes.ts";
-export { checksum, digestHex } from "./checksum.ts";
+export { checksum, createDigest, type Digest, digestHex } from "./checksum.ts";
 export { type Clock, ManualClock, type Timers } from "./clock.ts";
 export { ErrorCode, isTxgridError, TxgridError } from "./errors.ts";
 export { hasIdCharactersOnly, ID_CHARACTER } from "./id-alphabet.ts";
