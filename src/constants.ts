@@ -39,6 +39,12 @@ export const WAL_SEGMENT_BYTES_MAX = 64 * 1024 * 1024;
 export const WAL_PREALLOCATE_BYTES = 1024 * 1024;
 /** Take a snapshot after this many log bytes since the last one. */
 export const SNAPSHOT_INTERVAL_BYTES = 256 * 1024 * 1024;
+/**
+ * Rows a shard encodes into a snapshot before it lets the event loop run again (timers, the
+ * network, reads; batches wait for the whole snapshot): about 10-20 ms of encoding here, so a
+ * snapshot of millions of rows never holds a lease keepalive back for seconds.
+ */
+export const SNAPSHOT_ROWS_PER_STEP = 32_768;
 /** Smallest snapshot interval a node accepts (`--snapshot-interval-bytes`, tests and demos). */
 export const SNAPSHOT_INTERVAL_BYTES_MIN = 64 * 1024;
 

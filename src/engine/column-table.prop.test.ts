@@ -159,7 +159,8 @@ const transactions = fc.array(fc.array(operation, { minLength: 1, maxLength: 5 }
 
 function bytesOf(table: Table): Uint8Array {
   const writer = new BytesWriter(256, 1 << 24);
-  table.encodeRows(writer);
+  writer.u53(table.size);
+  table.encodeRows(writer, 0, table.slotEnd);
   return writer.copy();
 }
 

@@ -310,11 +310,14 @@ export class ColumnTable implements Table {
     return index.lookup(column, value, count);
   }
 
-  encodeRows(writer: BytesWriter): void {
+  get slotEnd(): number {
+    return this.size;
+  }
+
+  encodeRows(writer: BytesWriter, fromSlot: number, toSlot: number): void {
     const columns = this.#columns;
     const store = this.#store;
-    writer.u53(this.size);
-    for (let slot = 0; slot < this.size; slot++) {
+    for (let slot = fromSlot; slot < toSlot; slot++) {
       this.#keys.encodeKeyAt(writer, slot);
       writer.u16(columns.length);
       for (const column of columns) {

@@ -53,6 +53,18 @@ const snapshotBytesMax = 2 ** 31;
 /** What digest() hashes at a time (its writer holds up to twice this, plus one row). */
 const digestChunkBytes = 1 << 20;
 
+/** A snapshot being encoded in steps (Engine.snapshotEncoding). */
+export interface SnapshotEncoding {
+  /** The lsn of the state being encoded. */
+  readonly lsn: number;
+  /** Encodes the next rows; true once the encoding is complete. */
+  step(): boolean;
+  /** Steps taken so far. */
+  readonly stepCount: number;
+  /** The encoding (once step() returned true). */
+  bytes(): Uint8Array;
+}
+
 export interface EngineStats {
   readonly lsn: number;
   readonly timestampMs: number;
@@ -304,20 +316,51 @@ export class Engine {
     const writer = new BytesWriter(digestChunkBytes, snapshotBytesMax, (bytes) =>
       digest.update(bytes),
     );
-    this.#encodeSnapshot(writer);
+    for (const _ of this.#encodeSnapshotSteps(writer, Number.POSITIVE_INFINITY));
     writer.flush();
     return digest.hex();
   }
 
   /** The whole state as bytes (tables in creation order, rows in insertion order). */
   encodeSnapshot(): Uint8Array {
-    const writer = new BytesWriter(1 << 16, snapshotBytesMax);
-    this.#encodeSnapshot(writer);
-    // The writer goes out of scope here, so its bytes need no copy.
-    return writer.view();
+    const encoding = this.snapshotEncoding(Number.POSITIVE_INFINITY);
+    while (!encoding.step());
+    return encoding.bytes();
   }
 
-  #encodeSnapshot(writer: BytesWriter): void {
+  /**
+   * encodeSnapshot() in steps of about `rowsPerStep` rows, for a caller that lets other work
+   * run between steps (the shard: timers, network, reads). The state must not change until
+   * the last step: every step asserts that the lsn is still the one of the first.
+   */
+  snapshotEncoding(rowsPerStep: number): SnapshotEncoding {
+    assert(rowsPerStep >= 1, "a step encodes at least one row");
+    const writer = new BytesWriter(1 << 16, snapshotBytesMax);
+    const steps = this.#encodeSnapshotSteps(writer, rowsPerStep);
+    const lsn = this.#state.lsn;
+    let done = false;
+    let stepCount = 0;
+    return {
+      lsn,
+      step: () => {
+        assert(!done, "a finished encoding takes no more steps");
+        assert(this.#state.lsn === lsn, "the state changed while its snapshot was encoded");
+        stepCount++;
+        done = steps.next().done === true;
+        return done;
+      },
+      get stepCount() {
+        return stepCount;
+      },
+      bytes: () => {
+        assert(done, "the encoding is finished");
+        // The writer is the encoding's own and takes no more bytes, so they need no copy.
+        return writer.view();
+      },
+    };
+  }
+
+  *#encodeSnapshotSteps(writer: BytesWriter, rowsPerStep: number): Generator<void, void, void> {
     const state = this.#state;
     writer.u32(ENGINE_SNAPSHOT_VERSION);
     writer.u53(state.lsn);
@@ -327,7 +370,12 @@ export class Engine {
       writer.string(table.name);
       writer.u16(table.indexedColumns.length);
       for (const column of table.indexedColumns) writer.string(column);
-      table.encodeRows(writer);
+      writer.u53(table.size);
+      const slotEnd = table.slotEnd;
+      for (let fromSlot = 0; fromSlot < slotEnd; fromSlot += rowsPerStep) {
+        table.encodeRows(writer, fromSlot, Math.min(slotEnd, fromSlot + rowsPerStep));
+        if (fromSlot + rowsPerStep < slotEnd) yield;
+      }
     }
   }
 

@@ -108,9 +108,12 @@ export class ObjectTable implements Table {
     return slots;
   }
 
-  encodeRows(writer: BytesWriter): void {
-    writer.u53(this.size);
-    for (let slot = 0; slot < this.#rows.length; slot++) {
+  get slotEnd(): number {
+    return this.#rows.length;
+  }
+
+  encodeRows(writer: BytesWriter, fromSlot: number, toSlot: number): void {
+    for (let slot = fromSlot; slot < toSlot; slot++) {
       const row = this.#rows[slot];
       if (row === undefined) continue;
       writer.string(this.keyAt(slot));

@@ -58,8 +58,14 @@ export interface Table {
    * stops once `count` slots are found (`slots.length >= count`, so NaN means all).
    */
   lookup(column: string, value: Value, count: number): number[];
-  /** Writes the row count, then every row as key + encodeRow, in insertion order. */
-  encodeRows(writer: BytesWriter): void;
+  /** The end of the slots rows may sit in (encodeRows' bound; at least `size`). */
+  readonly slotEnd: number;
+  /**
+   * Writes the rows of slots [fromSlot, toSlot) as key + encodeRow, in insertion order, with
+   * a record boundary after each row. The row count (`size`) comes first, from the caller:
+   * the rows of 0..slotEnd in steps, after it, are the table's encoding.
+   */
+  encodeRows(writer: BytesWriter, fromSlot: number, toSlot: number): void;
   /** Adds or replaces a row read from a snapshot; throws a CORRUPT TxgridError if it cannot. */
   load(key: string, row: Row): void;
 }

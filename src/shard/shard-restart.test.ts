@@ -1,6 +1,7 @@
 // Goal: a shard on disk comes back after close or snapshot with exactly the state it had
 // (same engine digest), under every fsync policy, and a snapshot bounds replay (the log it
-// covers is gone, yet the state is whole). Method: real temporary directories; a mixed
+// covers is gone, yet the state is whole), and a large snapshot lets the event loop run while
+// it is encoded without tearing its cut. Method: real temporary directories; a mixed
 // workload of accounts, transfers (some refused), pending transfers posted, voided and left
 // open; close and reopen; compare digests and invariants.
 import assert from "node:assert/strict";
@@ -8,13 +9,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { SNAPSHOT_ROWS_PER_STEP } from "../constants.ts";
 import {
   type Command,
+  Engine,
   isListable,
   ResultCode,
   TRANSFER_CODE_DUPLICATE,
   transferListOf,
 } from "../engine/index.ts";
+import { NodeStorage } from "../io/index.ts";
+import { readLatestSnapshot } from "../snapshot/index.ts";
 import type { FsyncPolicy } from "../wal/index.ts";
 import { Shard } from "./shard.ts";
 
@@ -186,5 +191,72 @@ test("transfer lists are logged as they came: replay and a snapshot give the sam
     assert.equal(fromSnapshot.engine.digest(), digestAfter);
     assert.deepEqual(fromSnapshot.engine.checkInvariants(), []);
     await fromSnapshot.close();
+  });
+});
+
+test("a large snapshot is encoded in steps: the event loop runs between them, batches wait for the cut", async () => {
+  // A snapshot of millions of rows encoded in one go held the event loop for seconds, long
+  // enough for a replicated primary to miss its lease keepalives. Method: more accounts than
+  // SNAPSHOT_ROWS_PER_STEP, so the encoding takes several steps; a transfer submitted and an
+  // immediate callback queued right after the snapshot starts; the callback must run before
+  // the snapshot is done, the transfer must be applied only after the encoding, and the file
+  // must hold exactly the state of the cut.
+  await withDir(async (dir) => {
+    const order: string[] = [];
+    let encodeSteps = 0;
+    const shard = await Shard.open({
+      dir,
+      fsyncPolicy: "lazy",
+      snapshotIntervalBytes: 2 ** 40,
+      onEvent: (event) => {
+        if (event.kind !== "snapshot") return;
+        order.push("snapshot written");
+        encodeSteps = event.encodeSteps;
+      },
+    });
+    const accountCount = SNAPSHOT_ROWS_PER_STEP * 2 + 10;
+    for (let start = 0; start < accountCount; start += 4_000) {
+      const chunk: Command[] = [];
+      for (let index = start; index < Math.min(accountCount, start + 4_000); index++) {
+        chunk.push({
+          kind: "account.create",
+          id: `s${index}`,
+          balance: 10n,
+          floor: 0n,
+          nickname: null,
+        });
+      }
+      await shard.submitMany(chunk);
+    }
+    const cutLsn = shard.engine.lsn;
+    const cutDigest = shard.engine.digest();
+    const snapshot = shard.snapshot();
+    setImmediate(() => order.push("event loop ran"));
+    const transfer = shard
+      .submit({
+        kind: "transfer.create",
+        id: "during",
+        debitId: "s1",
+        creditId: "s2",
+        amount: 3n,
+        pending: false,
+        timeoutMs: 0,
+        origin: "api",
+      })
+      .then((result) => {
+        order.push("transfer applied");
+        return result;
+      });
+    assert.equal((await transfer).code, ResultCode.OK);
+    await snapshot;
+    // The write finishes after the transfer or before it; the encoding came first (the
+    // snapshot's lsn, below) and the event loop ran while it was encoded.
+    assert.equal(order[0], "event loop ran", order.join(", "));
+    assert.ok(encodeSteps >= 3, `${accountCount} accounts took ${encodeSteps} steps`);
+    const stored = readLatestSnapshot(new NodeStorage(), join(dir, "snapshots"));
+    assert.equal(stored?.lsn, cutLsn, "the snapshot is the state before the transfer");
+    assert.equal(Engine.decodeSnapshot(stored.body).digest(), cutDigest);
+    assert.equal(shard.engine.account("s2")?.balance, 13n);
+    await shard.close();
   });
 });

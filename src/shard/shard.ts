@@ -38,9 +38,15 @@ import {
   LAZY_FSYNC_INTERVAL_MS,
   QUEUE_COMMANDS_MAX,
   SNAPSHOT_INTERVAL_BYTES,
+  SNAPSHOT_ROWS_PER_STEP,
   WAL_RECORD_BYTES_MAX,
 } from "../constants.ts";
-import { type CommandResult, Engine, type LogCommand } from "../engine/index.ts";
+import {
+  type CommandResult,
+  Engine,
+  type LogCommand,
+  type SnapshotEncoding,
+} from "../engine/index.ts";
 import { NodeStorage, type Storage } from "../io/index.ts";
 import { readLatestSnapshot, writeSnapshot } from "../snapshot/index.ts";
 import { assert, type Clock, ErrorCode, type Timers, TxgridError } from "../stdx/index.ts";
@@ -109,6 +115,8 @@ export type ShardEvent =
       readonly lsn: number;
       readonly bytes: number;
       readonly durationMs: number;
+      /** Encoding steps, with an event-loop turn between two (1: encoded in one go). */
+      readonly encodeSteps: number;
     }
   | { readonly kind: "snapshot-failed"; readonly error: unknown }
   | { readonly kind: "failed"; readonly error: unknown }
@@ -200,6 +208,8 @@ export class Shard {
   #bytesSinceSnapshot = 0;
   #snapshotLsn: number;
   #snapshotting: Promise<void> | null = null;
+  /** While a snapshot is encoded in steps: settles after its last step (or its failure). */
+  #encodingHold: Promise<unknown> | null = null;
   #drained: (() => void) | null = null;
   #replicated: ReplicatedRecord[] = [];
   /** The batch whose flush runs (the pipeline's one stage), or null. */
@@ -476,6 +486,7 @@ export class Shard {
       for (const record of records) record.reject(this.#storageError());
       return;
     }
+    if (this.#encodingHold !== null) await this.#snapshotCut();
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as ReplicatedRecord;
       const batch = batches[index] as Batch;
@@ -702,6 +713,7 @@ export class Shard {
     if (pipeline && this.#pipelined() && this.#queue.length > 0 && this.#replicated.length === 0) {
       unencodable = this.#logNextBatch();
     }
+    if (this.#encodingHold !== null) await this.#snapshotCut();
     const results = this.#engine.applyBatch(batch.lsn, batch.timestampMs, batch.commands);
     this.#batchCount++;
     this.#commandCount += batch.weight;
@@ -771,15 +783,25 @@ export class Shard {
 
   /**
    * Writes a snapshot of the applied state and removes the log segments it covers. The body
-   * is encoded synchronously (a consistent cut between batches); the write is asynchronous.
+   * is a consistent cut between batches: a large state is encoded in steps of
+   * SNAPSHOT_ROWS_PER_STEP rows with an event-loop turn between them (timers such as the
+   * lease keepalive, the network and reads go on), and no batch is applied until the last
+   * step. The write is asynchronous.
    */
   async snapshot(): Promise<void> {
     const storage = this.#storage;
     const dir = this.#options.dir;
     if (storage === null || dir === null) return;
     const startedMs = this.#clock.monotonicNowMs();
-    const lsn = this.engine.lsn;
-    const body = this.engine.encodeSnapshot();
+    const encoding = this.engine.snapshotEncoding(SNAPSHOT_ROWS_PER_STEP);
+    const lsn = encoding.lsn;
+    if (!encoding.step()) {
+      const hold = this.#encodeInSteps(encoding);
+      this.#encodingHold = hold;
+      const error = await hold;
+      if (error !== null) throw error;
+    }
+    const body = encoding.bytes();
     // Only records that are durable may be dropped from the log; a lazy shard syncs first.
     if (this.#journal.lsnDurable < lsn) {
       this.#syncDue = true;
@@ -799,7 +821,26 @@ export class Shard {
       lsn,
       bytes: body.length,
       durationMs: this.#clock.monotonicNowMs() - startedMs,
+      encodeSteps: encoding.stepCount,
     });
+  }
+
+  /** The rest of an encoding, a step per event-loop turn; resolves (never rejects) to its error. */
+  async #encodeInSteps(encoding: SnapshotEncoding): Promise<unknown> {
+    try {
+      do await new Promise<void>((resolve) => this.#timers.defer(resolve));
+      while (!encoding.step());
+      return null;
+    } catch (error) {
+      return error;
+    } finally {
+      this.#encodingHold = null;
+    }
+  }
+
+  /** Waits until no snapshot is being encoded: applying a batch now would tear its cut. */
+  async #snapshotCut(): Promise<void> {
+    while (this.#encodingHold !== null) await this.#encodingHold;
   }
 
   #fail(error: unknown): void {
