@@ -53,16 +53,16 @@ const snapshotBytesMax = 2 ** 31;
 /** What digest() hashes at a time (its writer holds up to twice this, plus one row). */
 const digestChunkBytes = 1 << 20;
 
-/** A snapshot being encoded in steps (Engine.snapshotEncoding). */
-export interface SnapshotEncoding {
+/** The state's encoding made in steps (Engine.snapshotEncoding, Engine.digestEncoding). */
+export interface SteppedEncoding<Result> {
   /** The lsn of the state being encoded. */
   readonly lsn: number;
   /** Encodes the next rows; true once the encoding is complete. */
   step(): boolean;
   /** Steps taken so far. */
   readonly stepCount: number;
-  /** The encoding (once step() returned true). */
-  bytes(): Uint8Array;
+  /** The snapshot's bytes or the digest (once step() returned true). */
+  result(): Result;
 }
 
 export interface EngineStats {
@@ -312,20 +312,16 @@ export class Engine {
    * the time to grow and copy one) and has no snapshot size limit here.
    */
   digest(): string {
-    const digest = createDigest();
-    const writer = new BytesWriter(digestChunkBytes, snapshotBytesMax, (bytes) =>
-      digest.update(bytes),
-    );
-    for (const _ of this.#encodeSnapshotSteps(writer, Number.POSITIVE_INFINITY));
-    writer.flush();
-    return digest.hex();
+    const encoding = this.digestEncoding(Number.POSITIVE_INFINITY);
+    while (!encoding.step());
+    return encoding.result();
   }
 
   /** The whole state as bytes (tables in creation order, rows in insertion order). */
   encodeSnapshot(): Uint8Array {
     const encoding = this.snapshotEncoding(Number.POSITIVE_INFINITY);
     while (!encoding.step());
-    return encoding.bytes();
+    return encoding.result();
   }
 
   /**
@@ -333,29 +329,49 @@ export class Engine {
    * run between steps (the shard: timers, network, reads). The state must not change until
    * the last step: every step asserts that the lsn is still the one of the first.
    */
-  snapshotEncoding(rowsPerStep: number): SnapshotEncoding {
-    assert(rowsPerStep >= 1, "a step encodes at least one row");
+  snapshotEncoding(rowsPerStep: number): SteppedEncoding<Uint8Array> {
     const writer = new BytesWriter(1 << 16, snapshotBytesMax);
+    // The writer is the encoding's own and takes no more bytes, so they need no copy.
+    return this.#steppedEncoding(writer, rowsPerStep, () => writer.view());
+  }
+
+  /** digest() in steps, as snapshotEncoding(). */
+  digestEncoding(rowsPerStep: number): SteppedEncoding<string> {
+    const digest = createDigest();
+    const writer = new BytesWriter(digestChunkBytes, snapshotBytesMax, (bytes) =>
+      digest.update(bytes),
+    );
+    return this.#steppedEncoding(writer, rowsPerStep, () => {
+      writer.flush();
+      return digest.hex();
+    });
+  }
+
+  #steppedEncoding<Result>(
+    writer: BytesWriter,
+    rowsPerStep: number,
+    finish: () => Result,
+  ): SteppedEncoding<Result> {
+    assert(rowsPerStep >= 1, "a step encodes at least one row");
     const steps = this.#encodeSnapshotSteps(writer, rowsPerStep);
     const lsn = this.#state.lsn;
-    let done = false;
+    let result: { readonly value: Result } | null = null;
     let stepCount = 0;
     return {
       lsn,
       step: () => {
-        assert(!done, "a finished encoding takes no more steps");
+        assert(result === null, "a finished encoding takes no more steps");
         assert(this.#state.lsn === lsn, "the state changed while its snapshot was encoded");
         stepCount++;
-        done = steps.next().done === true;
-        return done;
+        if (steps.next().done === true) result = { value: finish() };
+        return result !== null;
       },
       get stepCount() {
         return stepCount;
       },
-      bytes: () => {
-        assert(done, "the encoding is finished");
-        // The writer is the encoding's own and takes no more bytes, so they need no copy.
-        return writer.view();
+      result: () => {
+        assert(result !== null, "the encoding is finished");
+        return result.value;
       },
     };
   }

@@ -14,7 +14,7 @@ export {
   ENGINE_SNAPSHOT_VERSION,
   Engine,
   type EngineStats,
-  type SnapshotEncoding,
+  type SteppedEncoding,
 } from "./engine.ts";
 export { type CommandResult, isResultCode, ResultCode, resultName } from "./results.ts";
 export type { TransferState } from "./state.ts";

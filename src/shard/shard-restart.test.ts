@@ -194,7 +194,7 @@ test("transfer lists are logged as they came: replay and a snapshot give the sam
   });
 });
 
-test("a large snapshot is encoded in steps: the event loop runs between them, batches wait for the cut", async () => {
+test("a large snapshot or digest is encoded in steps: the event loop runs between them, batches wait for the cut", async () => {
   // A snapshot of millions of rows encoded in one go held the event loop for seconds, long
   // enough for a replicated primary to miss its lease keepalives. Method: more accounts than
   // SNAPSHOT_ROWS_PER_STEP, so the encoding takes several steps; a transfer submitted and an
@@ -231,6 +231,8 @@ test("a large snapshot is encoded in steps: the event loop runs between them, ba
     const cutLsn = shard.engine.lsn;
     const cutDigest = shard.engine.digest();
     const snapshot = shard.snapshot();
+    // A digest (GET /v1/verify) at the same time: batches wait for both encodings.
+    const digest = shard.digest();
     setImmediate(() => order.push("event loop ran"));
     const transfer = shard
       .submit({
@@ -249,6 +251,7 @@ test("a large snapshot is encoded in steps: the event loop runs between them, ba
       });
     assert.equal((await transfer).code, ResultCode.OK);
     await snapshot;
+    assert.deepEqual(await digest, { lsn: cutLsn, digest: cutDigest });
     // The write finishes after the transfer or before it; the encoding came first (the
     // snapshot's lsn, below) and the event loop ran while it was encoded.
     assert.equal(order[0], "event loop ran", order.join(", "));

@@ -45,7 +45,7 @@ import {
   type CommandResult,
   Engine,
   type LogCommand,
-  type SnapshotEncoding,
+  type SteppedEncoding,
 } from "../engine/index.ts";
 import { NodeStorage, type Storage } from "../io/index.ts";
 import { readLatestSnapshot, writeSnapshot } from "../snapshot/index.ts";
@@ -208,8 +208,8 @@ export class Shard {
   #bytesSinceSnapshot = 0;
   #snapshotLsn: number;
   #snapshotting: Promise<void> | null = null;
-  /** While a snapshot is encoded in steps: settles after its last step (or its failure). */
-  #encodingHold: Promise<unknown> | null = null;
+  /** Encodings in steps under way (snapshots, digests): batches wait until none is left. */
+  readonly #encodingHolds = new Set<Promise<unknown>>();
   #drained: (() => void) | null = null;
   #replicated: ReplicatedRecord[] = [];
   /** The batch whose flush runs (the pipeline's one stage), or null. */
@@ -486,7 +486,7 @@ export class Shard {
       for (const record of records) record.reject(this.#storageError());
       return;
     }
-    if (this.#encodingHold !== null) await this.#snapshotCut();
+    if (this.#encodingHolds.size > 0) await this.#encodingCut();
     for (let index = 0; index < records.length; index++) {
       const record = records[index] as ReplicatedRecord;
       const batch = batches[index] as Batch;
@@ -713,7 +713,7 @@ export class Shard {
     if (pipeline && this.#pipelined() && this.#queue.length > 0 && this.#replicated.length === 0) {
       unencodable = this.#logNextBatch();
     }
-    if (this.#encodingHold !== null) await this.#snapshotCut();
+    if (this.#encodingHolds.size > 0) await this.#encodingCut();
     const results = this.#engine.applyBatch(batch.lsn, batch.timestampMs, batch.commands);
     this.#batchCount++;
     this.#commandCount += batch.weight;
@@ -795,13 +795,7 @@ export class Shard {
     const startedMs = this.#clock.monotonicNowMs();
     const encoding = this.engine.snapshotEncoding(SNAPSHOT_ROWS_PER_STEP);
     const lsn = encoding.lsn;
-    if (!encoding.step()) {
-      const hold = this.#encodeInSteps(encoding);
-      this.#encodingHold = hold;
-      const error = await hold;
-      if (error !== null) throw error;
-    }
-    const body = encoding.bytes();
+    const body = await this.#finishEncoding(encoding);
     // Only records that are durable may be dropped from the log; a lazy shard syncs first.
     if (this.#journal.lsnDurable < lsn) {
       this.#syncDue = true;
@@ -825,22 +819,41 @@ export class Shard {
     });
   }
 
+  /**
+   * The applied state's digest (Engine.digest) at a cut between batches, encoded in steps as
+   * a snapshot is: the event loop runs between steps and no batch is applied until the last.
+   */
+  async digest(): Promise<{ readonly lsn: number; readonly digest: string }> {
+    const encoding = this.engine.digestEncoding(SNAPSHOT_ROWS_PER_STEP);
+    return { lsn: encoding.lsn, digest: await this.#finishEncoding(encoding) };
+  }
+
+  /** Takes an encoding's first step now and the others one per event-loop turn. */
+  async #finishEncoding<Result>(encoding: SteppedEncoding<Result>): Promise<Result> {
+    if (encoding.step()) return encoding.result();
+    const hold: Promise<unknown> = this.#encodeInSteps(encoding).finally(() =>
+      this.#encodingHolds.delete(hold),
+    );
+    this.#encodingHolds.add(hold);
+    const error = await hold;
+    if (error !== null) throw error;
+    return encoding.result();
+  }
+
   /** The rest of an encoding, a step per event-loop turn; resolves (never rejects) to its error. */
-  async #encodeInSteps(encoding: SnapshotEncoding): Promise<unknown> {
+  async #encodeInSteps(encoding: SteppedEncoding<unknown>): Promise<unknown> {
     try {
       do await new Promise<void>((resolve) => this.#timers.defer(resolve));
       while (!encoding.step());
       return null;
     } catch (error) {
       return error;
-    } finally {
-      this.#encodingHold = null;
     }
   }
 
-  /** Waits until no snapshot is being encoded: applying a batch now would tear its cut. */
-  async #snapshotCut(): Promise<void> {
-    while (this.#encodingHold !== null) await this.#encodingHold;
+  /** Waits until no encoding is under way: applying a batch now would tear its cut. */
+  async #encodingCut(): Promise<void> {
+    while (this.#encodingHolds.size > 0) await Promise.all([...this.#encodingHolds]);
   }
 
   #fail(error: unknown): void {
