@@ -29,6 +29,7 @@ import {
   type ServerTotals,
 } from "./drivers.ts";
 import { type LatencyBucket, LatencyRecorder, type LatencySummary } from "./latency.ts";
+import { PLACEMENT_SAMPLE_INTERVAL_MS, type Placement, PlacementSampler } from "./placement.ts";
 import { Workload } from "./workload.ts";
 
 export interface BenchOptions {
@@ -52,6 +53,8 @@ export interface BenchOptions {
   readonly requestTimeoutMs: number;
   /** The target is the bare node:http reference server: no ledger, so no money checks. */
   readonly reference?: boolean;
+  /** The server's process id when this run started it: its CPU placement is sampled. */
+  readonly serverPid?: number;
   readonly onProgress?: (doneCount: number, totalCount: number) => void;
 }
 
@@ -87,6 +90,8 @@ export interface BenchReport {
   readonly latencyHistogram: readonly LatencyBucket[];
   /** Transfers answered in each second of the load phase. */
   readonly completedPerSecond: readonly number[];
+  /** Whether this process and the server shared a CPU during the load (placement.ts). */
+  readonly placement: Placement | null;
   readonly process: { readonly durationMs: number; readonly failedCount: number } | null;
   readonly verify: ServerTotals;
   readonly recordedTransferCount: number;
@@ -240,6 +245,9 @@ async function runLoad(
   const deadlineMs = startedMs + options.durationMs;
   const done = () => tally.okCount + tally.refusedCount + tally.errorCount;
   const progressTimer = setInterval(() => options.onProgress?.(done(), options.transferCount), 250);
+  const sampler = options.serverPid === undefined ? null : new PlacementSampler(options.serverPid);
+  const placementTimer =
+    sampler === null ? null : setInterval(() => sampler.sample(), PLACEMENT_SAMPLE_INTERVAL_MS);
   // Requests of more than one transfer are written as bytes when the driver can take them.
   const written = options.batchSize > 1 && driver.sendWritten !== undefined;
   const sendOne = async (slot: number, countMax: number, dueMs: number) => {
@@ -264,6 +272,7 @@ async function runLoad(
     else await closedLoop(options, source, sendOne, deadlineMs);
   } finally {
     clearInterval(progressTimer);
+    if (placementTimer !== null) clearInterval(placementTimer);
   }
   const elapsedMs = performance.now() - startedMs;
   options.onProgress?.(done(), options.transferCount);
@@ -279,6 +288,7 @@ async function runLoad(
     percentileCurve: latency.percentileCurve(),
     latencyHistogram: latency.distribution(),
     completedPerSecond: Array.from(tally.completedPerSecond, (count) => count ?? 0),
+    placement: sampler?.summary() ?? null,
   };
 }
 

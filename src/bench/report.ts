@@ -51,6 +51,15 @@ export function formatReport(report: BenchReport): string {
     row("p99.9 µs", integer.format(latency.p999Us)),
     row("max µs", integer.format(latency.maxUs)),
   ];
+  if (report.placement !== null) {
+    const { sampleCount, sameCpuCount } = report.placement;
+    lines.push(
+      row(
+        "placement",
+        `bench and server on the same CPU in ${sameCpuCount} of ${sampleCount} samples`,
+      ),
+    );
+  }
   if (report.process !== null) {
     lines.push(
       row(

@@ -228,6 +228,7 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
       url: server?.url ?? base.url,
       tcpUrl: server?.tcpUrl ?? base.tcpUrl,
       seed: base.seed + run,
+      ...(server === null ? {} : { serverPid: server.pid }),
       onProgress: (doneCount) => bar.update(doneCount),
     });
   } finally {
