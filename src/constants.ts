@@ -185,13 +185,6 @@ export const REPLICATION_RETRANSMIT_MS = 200;
 /** A standby of the epoch that has not acknowledged anything for this long while behind is
  * removed from the epoch's replicas, so the others can go on acknowledging. */
 export const REPLICATION_ACK_TIMEOUT_MS = 1_500;
-/**
- * Under replication=received a standby acks at once and hands entries to its log at most this
- * much later (all of them in one group), not in the same event-loop turn: the ack wakes the
- * primary on the standby's CPU (a socket wake-up places the woken process there), so log work
- * done right after the ack delayed the primary's answer at c=1 (docs/benchmarks.md).
- */
-export const REPLICATION_STANDBY_APPEND_DELAY_MS = 1;
 /** A standby that heard nothing from its primary for this long says hello again: the primary
  * may have taken a stale hello of an older handshake for current and stopped sending. */
 export const REPLICATION_SILENCE_HELLO_MS = 1_000;
@@ -294,7 +287,6 @@ assert(WAL_RECORD_BYTES_MAX < REPLICATION_FRAME_BYTES_MAX, "one largest entry fi
 assert(REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_RETAINED_BYTES_MAX, "in flight is retained");
 assert(REPLICATION_RETRANSMIT_MS < REPLICATION_ACK_TIMEOUT_MS, "retransmits before giving up");
 assert(REPLICATION_RETRANSMIT_MS < REPLICATION_SILENCE_HELLO_MS, "a lost hello is resent first");
-assert(REPLICATION_STANDBY_APPEND_DELAY_MS < REPLICATION_TICK_MS, "deferred appends are prompt");
 assert(
   REPLICATION_INFLIGHT_BYTES_MAX <= REPLICATION_LINK_BUFFERED_BYTES_MAX,
   "a link holds what one standby may have in flight",

@@ -41,7 +41,6 @@ import {
   REPLICATION_RETAINED_BYTES_MAX,
   REPLICATION_RETRANSMIT_MS,
   REPLICATION_SILENCE_HELLO_MS,
-  REPLICATION_STANDBY_APPEND_DELAY_MS,
   REPLICATION_TICK_MS,
 } from "../constants.ts";
 import {
@@ -211,10 +210,6 @@ export class Replica implements ShardReplication {
   #chain: Promise<void> = Promise.resolve();
   /** The last marks save or reset: appends are handed to the log only after it. */
   #appendsAfter: Promise<void> = Promise.resolve();
-  /** Accepted entries not yet handed to the log (received mode: #deferAppend), in order. */
-  #appendsDeferred: Entry[] = [];
-  #appendsDeferredBytes = 0;
-  #cancelAppendTimer: (() => void) | null = null;
   #ackMs = 0;
   #ackedDurable = -1;
   /**
@@ -258,7 +253,6 @@ export class Replica implements ShardReplication {
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
-    this.#appendDeferred();
     this.#stopped = true;
     this.#cancelTick?.();
     for (const unwatch of this.#unwatch) unwatch();
@@ -272,10 +266,6 @@ export class Replica implements ShardReplication {
   abandon(): void {
     this.#stopped = true;
     this.#cancelTick?.();
-    this.#cancelAppendTimer?.();
-    this.#cancelAppendTimer = null;
-    this.#appendsDeferred = [];
-    this.#appendsDeferredBytes = 0;
     for (const unwatch of this.#unwatch) unwatch();
     this.#session = null;
   }
@@ -540,7 +530,6 @@ export class Replica implements ShardReplication {
     this.#sync = null;
     this.#lsnAcknowledged = this.#lsnLast;
     const epoch = role.epoch;
-    this.#appendDeferred();
     // Entries still on their way into the local log are part of it; the new epoch starts
     // after them, and its mark is durable before any of its entries can be.
     this.#chain = this.#chain
@@ -940,44 +929,6 @@ export class Replica implements ShardReplication {
     }
     // The ack goes before the log work: under `received` it is all the primary waits for.
     this.#sendAck();
-    if (this.#options.mode === "received") this.#deferAppend(group);
-    else this.#appendGroup(group);
-  }
-
-  /**
-   * Received mode: the group goes to the log within REPLICATION_STANDBY_APPEND_DELAY_MS, with
-   * everything else accepted meanwhile, so the event-loop turn that sent the ack ends at once
-   * (the primary, woken by the ack on this CPU, answers its client before this log work runs;
-   * docs/design/replication.md, "The c=1 path"). A full entries message's worth goes at once.
-   * Anything else that touches the log (marks, a reset, promotion, stop) first hands these over.
-   */
-  #deferAppend(group: readonly Entry[]): void {
-    for (const entry of group) {
-      this.#appendsDeferred.push(entry);
-      this.#appendsDeferredBytes += entry.payload.length;
-    }
-    if (this.#appendsDeferredBytes >= REPLICATION_ENTRIES_BYTES_MAX) {
-      this.#appendDeferred();
-      return;
-    }
-    if (this.#cancelAppendTimer !== null || this.#appendsDeferred.length === 0) return;
-    this.#cancelAppendTimer = this.#options.timers.after(
-      REPLICATION_STANDBY_APPEND_DELAY_MS,
-      () => {
-        this.#cancelAppendTimer = null;
-        this.#appendDeferred();
-      },
-    );
-  }
-
-  /** Hands every deferred entry to the log now (in order, before anything queued after). */
-  #appendDeferred(): void {
-    this.#cancelAppendTimer?.();
-    this.#cancelAppendTimer = null;
-    if (this.#appendsDeferred.length === 0) return;
-    const group = this.#appendsDeferred;
-    this.#appendsDeferred = [];
-    this.#appendsDeferredBytes = 0;
     this.#appendGroup(group);
   }
 
@@ -1010,7 +961,6 @@ export class Replica implements ShardReplication {
     if (this.#marks.begin(entry.epoch, entry.lsn)) {
       // The entries before the new epoch go first; the mark is durable before any entry of
       // its epoch is handed to the log.
-      this.#appendDeferred();
       this.#appendGroup(group.splice(0));
       const marks = [...this.#marks.marks];
       // Not saved: no entry of the epoch is appended (each reports the failure).
@@ -1055,8 +1005,6 @@ export class Replica implements ShardReplication {
     if (this.#current(message) === null) return;
     const log = this.#log as ReplicaLog;
     const sync = this.#sync as SyncTarget;
-    // Entries accepted before it reach the old log first, as if appended at once.
-    this.#appendDeferred();
     // Everything sent for the old handshake is void from here on.
     this.#incarnation++;
     this.#sync = { ...sync, incarnation: this.#incarnation, answered: false, helloMs: 0 };
