@@ -49,7 +49,14 @@ import {
 } from "../engine/index.ts";
 import { NodeStorage, type Storage } from "../io/index.ts";
 import { readLatestSnapshot, writeSnapshot } from "../snapshot/index.ts";
-import { assert, type Clock, ErrorCode, type Timers, TxgridError } from "../stdx/index.ts";
+import {
+  AssertionFailure,
+  assert,
+  type Clock,
+  ErrorCode,
+  type Timers,
+  TxgridError,
+} from "../stdx/index.ts";
 import { type FsyncPolicy, openWal, type Wal } from "../wal/index.ts";
 import { type Batch, BatchEncoder, decodeBatch } from "./batch.ts";
 import { type Journal, MemoryJournal } from "./journal.ts";
@@ -847,6 +854,14 @@ export class Shard {
       while (!encoding.step());
       return null;
     } catch (error) {
+      // A bug (the state changed under the encoding) crashes the process as anywhere else:
+      // it is thrown again outside every promise. Only an operating error (a state too large
+      // for one snapshot) goes back to the caller.
+      if (error instanceof AssertionFailure) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
       return error;
     }
   }
