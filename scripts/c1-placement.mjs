@@ -14,14 +14,21 @@
 // Placements: `free` (the scheduler decides), `same` (client and server on vCPU 0), `split`
 // (client on vCPU 0, server on vCPU 1), set with `taskset -a -p` after the server started.
 // The variants and placements are interleaved in rounds so that a shared box's noise falls on
-// all of them alike; per cell it prints the median over rounds of each round's p10/p50/p90.
+// all of them alike; per cell it prints the median over rounds of each round's p50/p90/p99.
 // Pinning is a measuring device only: txgrid itself never pins.
+//
+// With --busy-poll-us LIST (say 0,50,200,1000), the client and txgrid variants run once per
+// window: the client connects with { busyPollUs } and `txgrid serve` gets --busy-poll-us
+// (0: the option is not given, so an old build can be measured too). Each cell then also
+// shows the CPU time per call of the client (process.cpuUsage) and of the server
+// (/proc/<pid>/stat utime + stime, every thread, 10 ms ticks).
 //
 // Usage: node scripts/c1-placement.mjs [--dist DIR] [--calls N] [--rounds R]
 //                                      [--variants bare,client,txgrid] [--placements free,same,split]
+//                                      [--busy-poll-us 0,50,...]
 // DIR is a built tree's dist/ (default: this work tree's), for A/B comparisons between builds.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -38,6 +45,7 @@ const calls = Number(argOf("--calls", "10000"));
 const rounds = Number(argOf("--rounds", "3"));
 const variants = argOf("--variants", "bare,client,txgrid").split(",");
 const placements = argOf("--placements", "free,same,split").split(",");
+const busyPollWindows = argOf("--busy-poll-us", "0").split(",").map(Number);
 const warmupCalls = 1_000;
 const accounts = ["c1-debit", "c1-credit"];
 
@@ -45,7 +53,7 @@ const protocol = await import(join(dist, "src/protocol/index.js"));
 const client = await import(join(dist, "src/client/index.js"));
 
 /** Starts the variant's server; resolves with its pid, binary address and a stop function. */
-async function startServer(variant) {
+async function startServer(variant, busyPollUs) {
   const dataDir = variant === "txgrid" ? mkdtempSync(join(tmpdir(), "c1-placement-")) : null;
   const args =
     dataDir === null
@@ -55,6 +63,7 @@ async function startServer(variant) {
           "lazy",
           "--log-level",
           "info",
+          ...(busyPollUs === 0 ? [] : ["--busy-poll-us", String(busyPollUs)]),
         ]);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const tcpUrl = await new Promise((resolveUrl, reject) => {
@@ -131,8 +140,8 @@ async function bareRoundTrips(tcpUrl, count) {
 }
 
 /** Round-trip times (µs) of txgrid's client, one createTransfer at a time. */
-async function clientRoundTrips(tcpUrl, count, tag) {
-  const api = await client.connect(tcpUrl);
+async function clientRoundTrips(tcpUrl, count, tag, busyPollUs) {
+  const api = await client.connect(tcpUrl, busyPollUs === 0 ? {} : { busyPollUs });
   await api.createAccounts(accounts.map((id) => ({ id, balance: 10n ** 15n })));
   const times = new Float64Array(count);
   for (let index = -warmupCalls; index < count; index++) {
@@ -148,7 +157,20 @@ async function clientRoundTrips(tcpUrl, count, tag) {
 function percentiles(times) {
   const sorted = Float64Array.from(times).sort();
   const at = (share) => sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
-  return { p10: at(0.1), p50: at(0.5), p90: at(0.9) };
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };
+}
+
+/** CPU time of every thread of `pid` so far, µs (utime + stime from /proc, 10 ms ticks). */
+function processCpuUs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks * 10_000;
+}
+
+function selfCpuUs() {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
 }
 
 function median(values) {
@@ -159,34 +181,46 @@ function median(values) {
 const results = new Map();
 for (let round = 0; round < rounds; round++) {
   for (const variant of variants) {
-    const server = await startServer(variant);
-    try {
-      for (const placement of placements) {
-        place(placement, server.pid);
-        const tag = `${Date.now().toString(36)}-${round}-${placement}`;
-        const times =
-          variant === "bare"
-            ? await bareRoundTrips(server.tcpUrl, calls)
-            : await clientRoundTrips(server.tcpUrl, calls, tag);
-        const key = `${variant} ${placement}`;
-        const line = percentiles(times);
-        results.set(key, [...(results.get(key) ?? []), line]);
-        const shown = Object.entries(line).map(([name, us]) => `${name} ${us.toFixed(1)}`);
-        process.stderr.write(`round ${round + 1} ${key}: ${shown.join(" ")}\n`);
+    for (const busyPollUs of variant === "bare" ? [0] : busyPollWindows) {
+      const server = await startServer(variant, busyPollUs);
+      try {
+        for (const placement of placements) {
+          place(placement, server.pid);
+          const tag = `${Date.now().toString(36)}-${round}-${placement}-${busyPollUs}`;
+          const clientCpuUs = selfCpuUs();
+          const serverCpuUs = processCpuUs(server.pid);
+          const times =
+            variant === "bare"
+              ? await bareRoundTrips(server.tcpUrl, calls)
+              : await clientRoundTrips(server.tcpUrl, calls, tag, busyPollUs);
+          // Warm-up calls count too: CPU is per call made, whatever was timed.
+          const callsMade = calls + warmupCalls;
+          const cpu = {
+            clientCpuUs: (selfCpuUs() - clientCpuUs) / callsMade,
+            serverCpuUs: (processCpuUs(server.pid) - serverCpuUs) / callsMade,
+          };
+          const key = `${variant} ${busyPollUs} ${placement}`;
+          const line = { ...percentiles(times), ...cpu };
+          results.set(key, [...(results.get(key) ?? []), line]);
+          const shown = Object.entries(line).map(([name, us]) => `${name} ${us.toFixed(1)}`);
+          process.stderr.write(`round ${round + 1} ${key}: ${shown.join(" ")}\n`);
+        }
+      } finally {
+        await server.stop();
       }
-    } finally {
-      await server.stop();
     }
   }
 }
 
-console.log(`| variant | placement | p10 µs | p50 µs (rounds) | p90 µs |`);
-console.log(`|---|---|---:|---:|---:|`);
+console.log(
+  `| variant | busy-poll µs | placement | p50 µs (rounds) | p90 µs | p99 µs | CPU µs/call client | CPU µs/call server |`,
+);
+console.log(`|---|---:|---|---:|---:|---:|---:|---:|`);
 for (const [key, lines] of results) {
-  const [variant, placement] = key.split(" ");
+  const [variant, busyPollUs, placement] = key.split(" ");
   const p50s = lines.map((line) => line.p50.toFixed(1)).join(" / ");
-  const p10 = median(lines.map((line) => line.p10)).toFixed(1);
-  const p50 = median(lines.map((line) => line.p50)).toFixed(1);
-  const p90 = median(lines.map((line) => line.p90)).toFixed(1);
-  console.log(`| ${variant} | ${placement} | ${p10} | **${p50}** (${p50s}) | ${p90} |`);
+  const at = (name) => median(lines.map((line) => line[name])).toFixed(1);
+  console.log(
+    `| ${variant} | ${busyPollUs} | ${placement} | **${at("p50")}** (${p50s}) | ${at("p90")} | ${at("p99")} | ${at("clientCpuUs")} | ${at("serverCpuUs")} |`,
+  );
 }

@@ -94,6 +94,25 @@ export const TCP_CONNECTIONS_MAX = 256;
 export const TCP_CLOSE_TIMEOUT_MS = 5_000;
 /** The default port of the binary protocol (`txgrid serve --tcp-port`, `txgrid://host`). */
 export const TCP_PORT_DEFAULT = 9101;
+/**
+ * Longest idle busy-poll window (`txgrid serve --busy-poll-us`, `connect(url, { busyPollUs })`):
+ * how long a process keeps its event loop turning after I/O instead of sleeping. Off (0) by
+ * default; the bound keeps an idle process from burning a CPU for more than 10 ms after its
+ * last message.
+ */
+export const BUSY_POLL_US_MAX = 10_000;
+/**
+ * A busy-poll chain that ended by its window and was followed by I/O within this many µs
+ * was most likely keeping the peer off a shared CPU (the peer ran only once we slept), so the
+ * poller backs off. Above a peer's work for one small request (10–30 µs here), below the gap
+ * of a genuinely idle connection.
+ */
+export const BUSY_POLL_HANDOFF_US = 100;
+/** How long a poller that saw a handoff starts no chain (then it tries again); it doubles per
+ * handoff in a row up to BUSY_POLL_BACKOFF_MS_MAX, so that a process left on its peer's CPU
+ * pays for a try about once a second, and one moved away is soon polling again. */
+export const BUSY_POLL_BACKOFF_MS_MIN = 10;
+export const BUSY_POLL_BACKOFF_MS_MAX = 1_000;
 
 // ---- the client ----
 
@@ -284,6 +303,9 @@ assert(BATCH_OPERATIONS_MAX === REQUEST_TRANSFERS_MAX, "a protocol batch is a re
 assert(INFLIGHT_BYTES_PER_CONNECTION_MAX >= FRAME_BYTES_MAX, "one full frame can be in flight");
 assert(TCP_CONNECTIONS_MAX > 0, "the server takes at least one connection");
 assert(TCP_CLOSE_TIMEOUT_MS > 0, "closing connections get time to take their replies");
+assert(BUSY_POLL_HANDOFF_US > 0, "a handoff is a short gap");
+assert(BUSY_POLL_BACKOFF_MS_MIN * 1000 >= BUSY_POLL_US_MAX, "a back-off outlasts any window");
+assert(BUSY_POLL_BACKOFF_MS_MIN <= BUSY_POLL_BACKOFF_MS_MAX, "back-off bounds are ordered");
 assert(CALL_TIMEOUT_MS_DEFAULT <= CALL_TIMEOUT_MS_MAX, "the default timeout is allowed");
 assert(CLIENT_QUEUED_OPERATIONS_MAX >= BATCH_OPERATIONS_MAX, "a full batch can be queued");
 assert(RECONNECT_DELAY_MS_MIN <= RECONNECT_DELAY_MS_MAX, "reconnect delays are ordered");

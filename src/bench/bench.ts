@@ -53,6 +53,8 @@ export interface BenchOptions {
   readonly requestTimeoutMs: number;
   /** The target is the bare node:http reference server: no ledger, so no money checks. */
   readonly reference?: boolean;
+  /** tcp: the client's busy-poll window in µs (`--busy-poll-us`; default 0: off). */
+  readonly busyPollUs?: number;
   /** The server's process id when this run started it: its CPU placement is sampled. */
   readonly serverPid?: number;
   readonly onProgress?: (doneCount: number, totalCount: number) => void;
@@ -124,6 +126,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       batchSize: options.batchSize,
       requestTimeoutMs: options.requestTimeoutMs,
       reference: options.reference === true,
+      busyPollUs: options.busyPollUs ?? 0,
     },
     accountIds,
   );

@@ -88,6 +88,8 @@ export interface DriverOptions {
   readonly batchSize: number;
   readonly requestTimeoutMs: number;
   readonly reference: boolean;
+  /** tcp: the client's busy-poll window, µs (0: off). */
+  readonly busyPollUs: number;
 }
 
 export const ACCOUNT_BALANCE_INITIAL = 10_000_000n;
@@ -320,7 +322,10 @@ class ApiDriver implements Driver {
       const durability = await onAnyUrl(options.url, (baseUrl) =>
         readHttpDurability(baseUrl, timeoutMs),
       );
-      const client = await connect(options.tcpUrl, { timeoutMs });
+      const client = await connect(options.tcpUrl, {
+        timeoutMs,
+        busyPollUs: options.busyPollUs,
+      });
       return new ApiDriver(options, client, null, null, durability);
     }
     const dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-embedded-"));

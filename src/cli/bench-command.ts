@@ -28,7 +28,7 @@ import {
   startServerProcess,
   startTcpReferenceProcess,
 } from "../bench/index.ts";
-import { REQUEST_TRANSFERS_MAX } from "../constants.ts";
+import { BUSY_POLL_US_MAX, REQUEST_TRANSFERS_MAX } from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 
@@ -64,6 +64,8 @@ checks that money is conserved.
                          and no log: the floor for TCP figures, measured in the same
                          minutes as them
       --fsync POLICY     with --spawn or embedded: always | batch | lazy (default batch)
+      --busy-poll-us N   tcp: the client busy-polls up to N µs for each answer, and with
+                         --spawn the server gets --busy-poll-us N (default 0: off)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
       --json FILE        also write the raw results as JSON
@@ -104,6 +106,7 @@ const flags = {
   "peer-duration": { type: "string" },
   "install-peers": { type: "boolean", default: false },
   report: { type: "string" },
+  "busy-poll-us": { type: "string", default: "0" },
 } as const;
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -126,6 +129,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     seed: integerFlag(values, "seed", 0, 2 ** 31 - 1),
     requestTimeoutMs: 30_000,
     reference: values.reference === true,
+    busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
   };
   if (options.batchSize > 1 && options.protocol === "http" && options.api !== "v1") {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
@@ -212,7 +216,12 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
       base.protocol === "tcp" ? await startTcpReferenceProcess() : await startReferenceProcess();
   } else if (spawnFsync !== null) {
     dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-"));
-    server = await startServerProcess({ dataDir, fsync: spawnFsync });
+    const busyPollUs = base.busyPollUs ?? 0;
+    server = await startServerProcess({
+      dataDir,
+      fsync: spawnFsync,
+      extraArgs: busyPollUs === 0 ? [] : ["--busy-poll-us", String(busyPollUs)],
+    });
   }
   const bar = new SingleBar({
     format: "  transfers [{bar}] {percentage}% {value}/{total}  {eta}s left",

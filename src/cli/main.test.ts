@@ -50,6 +50,9 @@ test("bad usage exits 2 and names the flag", async () => {
     [["bench", "--no-such-flag"], /Unknown option '--no-such-flag'/],
     [["serve", "--fsync", "sometimes"], /--fsync must be one of always, batch, lazy/],
     [["serve", "--port", "70000"], /--port must be an integer from 0 to 65535/],
+    [["serve", "--busy-poll-us", "10001"], /--busy-poll-us must be an integer from 0 to 10000/],
+    [["serve", "--busy-poll-us=-1"], /--busy-poll-us must be an integer from 0 to 10000/],
+    [["bench", "--busy-poll-us", "x"], /--busy-poll-us must be an integer from 0 to 10000/],
   ];
   for (const [argv, message] of cases) {
     const result = await run(argv);

@@ -4,6 +4,7 @@
 // unless they are bugs (AssertionFailure), which crash loudly.
 import { readFileSync } from "node:fs";
 import {
+  BUSY_POLL_US_MAX,
   COORD_PREFIX_DEFAULT,
   LEASE_TTL_MS_DEFAULT,
   LEASE_TTL_MS_MAX,
@@ -53,6 +54,9 @@ const serveUsage = `usage: txgrid serve [options]
   --log-level LEVEL  ${LOG_LEVELS.join(" | ")} (default info, or $TXGRID_LOG_LEVEL);
                      info: state changes and one activity line per 10 s; debug: a line
                      per batch; never a line per request
+  --busy-poll-us N   after binary-protocol I/O, keep polling instead of sleeping for up to
+                     N µs of idleness (0 to ${BUSY_POLL_US_MAX}; default 0: off); trades CPU for
+                     latency at low load (docs/cli.md)
 
 The web console is at http://HOST:PORT/console/, Prometheus metrics at /metrics.
 `;
@@ -83,6 +87,7 @@ reads from its own applied state (it may lag by the batches still on their way).
                        snapshot catches up from a snapshot plus the log after it
   --force              cold start without waiting for N live replicas (operator decision)
   --log-level LEVEL    as for serve
+  --busy-poll-us N     as for serve (client connections only; default 0: off)
 `;
 
 const gatewayUsage = `usage: txgrid gateway --etcd URLS [options]
@@ -168,6 +173,7 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     "data-dir": { type: "string", default: "./data" },
     fsync: { type: "string", default: "batch" },
     "log-level": { type: "string" },
+    "busy-poll-us": { type: "string", default: "0" },
   });
   const logLevelText = stringFlag(values, "log-level");
   const logLevel =
@@ -190,6 +196,7 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     handleSignals: true,
     logLevel,
     version: packageVersion(),
+    busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
   });
   // The server keeps the process alive until SIGINT/SIGTERM closes it.
   return 0;
@@ -211,6 +218,7 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
     "snapshot-interval-bytes": { type: "string", default: String(SNAPSHOT_INTERVAL_BYTES) },
     force: { type: "boolean", default: false },
     "log-level": { type: "string" },
+    "busy-poll-us": { type: "string", default: "0" },
   });
   for (const name of ["id", "data-dir", "port", "tcp-port", "etcd", "replicas"]) {
     if (values[name] === undefined) {
@@ -238,6 +246,7 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
       SNAPSHOT_INTERVAL_BYTES_MIN,
       Number.MAX_SAFE_INTEGER,
     ),
+    busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
     cluster: {
       nodeId,
       etcdEndpoints: (stringFlag(values, "etcd") as string).split(",").filter((u) => u !== ""),

@@ -11,6 +11,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { BUSY_POLL_US_MAX } from "../constants.ts";
 import { ResultCode } from "../engine/index.ts";
 import {
   encodeFrame,
@@ -34,9 +35,9 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function startServer(dir: string | null = null, port = 0): Promise<Harness> {
+async function startServer(dir: string | null = null, port = 0, busyPollUs = 0): Promise<Harness> {
   const shard = await Shard.open({ dir, fsyncPolicy: "batch" });
-  const server = await TcpServer.listen({ shard, host: "127.0.0.1", port });
+  const server = await TcpServer.listen({ shard, host: "127.0.0.1", port, busyPollUs });
   return {
     shard,
     server,
@@ -186,6 +187,12 @@ test("every call times out instead of waiting forever", { timeout }, async () =>
       isTxgridError(error, ErrorCode.TIMEOUT),
     );
     await client.close();
+    // A busy-polling client stops spinning after its window; timers still run meanwhile.
+    const polling = await connect(url, { timeoutMs: 300, busyPollUs: 1_000 });
+    await assert.rejects(polling.createTransfer(transfer("t2")), (error) =>
+      isTxgridError(error, ErrorCode.TIMEOUT),
+    );
+    await polling.close();
     const mute = await fakeServer(() => null);
     await assert.rejects(
       connect(`txgrid://127.0.0.1:${portOf(mute)}`, { connectTimeoutMs: 200 }),
@@ -394,5 +401,50 @@ test("money is conserved under concurrent load through clients", { timeout }, as
   } finally {
     await Promise.all(clients.map((client) => client.close()));
     await harness.close();
+  }
+});
+
+test("busy polling: validated, off by default, same answers, and it stops when idle", {
+  timeout,
+}, async () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const off = await startServer();
+  try {
+    for (const busyPollUs of [-1, 1.5, Number.NaN, BUSY_POLL_US_MAX + 1]) {
+      await assert.rejects(connect(off.server.url, { busyPollUs }), (error) =>
+        isTxgridError(error, ErrorCode.BAD_REQUEST),
+      );
+    }
+    await withClient(off, async (client) => {
+      await runApiScenario(client);
+      assert.equal(client.stats().busyPollTurns, 0, "off: the client defers nothing");
+    });
+    assert.equal(off.server.stats().busyPollTurns, 0, "off: the server defers nothing");
+  } finally {
+    await off.close();
+  }
+  // 1 ms windows on both sides: the whole scenario gives the same answers.
+  const on = await startServer(null, 0, 1_000);
+  try {
+    await withClient(
+      on,
+      async (client) => {
+        await runApiScenario(client);
+        await checkScenarioState(client);
+        assert.ok(client.stats().busyPollTurns > 0, "the client spun while calls were in flight");
+        assert.ok(on.server.stats().busyPollTurns > 0, "the server spun after its replies");
+        // Idle for 50 windows: both chains have ended, so the counts no longer move.
+        await sleep(50);
+        const clientTurns = client.stats().busyPollTurns;
+        const serverTurns = on.server.stats().busyPollTurns;
+        await sleep(50);
+        assert.equal(client.stats().busyPollTurns, clientTurns, "the client stopped");
+        assert.equal(on.server.stats().busyPollTurns, serverTurns, "the server stopped");
+      },
+      { busyPollUs: 1_000 },
+    );
+    assert.deepEqual(on.shard.engine.checkInvariants(), []);
+  } finally {
+    await on.close();
   }
 });

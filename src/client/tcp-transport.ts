@@ -33,8 +33,17 @@
 // that answered nothing for CLIENT_SILENCE_MS_MAX while requests were in flight (a paused
 // primary: the kernel still accepts its connections); for CLIENT_SUSPECT_MS that address is
 // not followed when a replica names it.
+//
+// Busy polling (opt-in, busyPollUs > 0; stdx/busy-poll.ts): while requests are in flight,
+// the event loop keeps turning instead of sleeping, for up to busyPollUs µs without a byte
+// from the server, so that the answer is read without a wake-up (backing off when the
+// server seems to share this CPU: BUSY_POLL_HANDOFF_US). Timers (call timeouts,
+// reconnects) run as usual: a turn is one setImmediate.
 import { connect as netConnect, type Socket } from "node:net";
 import {
+  BUSY_POLL_BACKOFF_MS_MAX,
+  BUSY_POLL_BACKOFF_MS_MIN,
+  BUSY_POLL_HANDOFF_US,
   CLIENT_ADDRESSES_MAX,
   CLIENT_FAILOVER_DELAY_MS_MAX,
   CLIENT_PRIMARY_RETRIES_MAX,
@@ -55,7 +64,7 @@ import {
   REPLY_KINDS,
   type Reply,
 } from "../protocol/index.ts";
-import { assert, ErrorCode, isTxgridError, must, TxgridError } from "../stdx/index.ts";
+import { assert, BusyPoll, ErrorCode, isTxgridError, must, TxgridError } from "../stdx/index.ts";
 import type { Transport } from "./api.ts";
 import { errorOfReply, type Outgoing } from "./outgoing.ts";
 
@@ -72,6 +81,8 @@ export interface TcpTransportOptions {
   readonly connectTimeoutMs: number;
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
+  /** Busy-poll window while requests are in flight, µs; 0: off (see the header). */
+  readonly busyPollUs: number;
 }
 
 export interface TcpTransportStats {
@@ -88,6 +99,8 @@ export interface TcpTransportStats {
   readonly url: string;
   readonly inflightRequests: number;
   readonly queuedOperations: number;
+  /** Turns of the busy-poll chain so far (0 when busy polling is off). */
+  readonly busyPollTurns: number;
 }
 
 /** How long close() waits for the server to close its side before destroying the socket. */
@@ -154,12 +167,25 @@ export class TcpTransport implements Transport {
   #framesReceived = 0;
   #reconnects = 0;
   #framesResent = 0;
+  readonly #busyPoll: BusyPoll | null;
 
   constructor(options: TcpTransportOptions) {
     assert(options.addresses.length > 0, "a transport has an address");
     assert(options.addresses.length <= CLIENT_ADDRESSES_MAX, "CLIENT_ADDRESSES_MAX");
     this.#options = options;
     this.#addresses = [...options.addresses];
+    this.#busyPoll =
+      options.busyPollUs === 0
+        ? null
+        : new BusyPoll({
+            windowUs: options.busyPollUs,
+            clock: { monotonicNowMs: () => performance.now() },
+            timers: { defer: (callback) => setImmediate(callback) },
+            wanted: () => this.#inflight.size > 0,
+            handoffUs: BUSY_POLL_HANDOFF_US,
+            backoffMsMin: BUSY_POLL_BACKOFF_MS_MIN,
+            backoffMsMax: BUSY_POLL_BACKOFF_MS_MAX,
+          });
     this.#dial();
     if (this.#addresses.length > 1) {
       this.#silenceTimer = setInterval(() => this.#checkSilence(), CLIENT_SILENCE_MS_MAX / 4);
@@ -202,6 +228,7 @@ export class TcpTransport implements Transport {
       url: this.url,
       inflightRequests: this.#inflight.size,
       queuedOperations: this.#queuedOperations,
+      busyPollTurns: this.#busyPoll?.turns ?? 0,
     };
   }
 
@@ -242,6 +269,7 @@ export class TcpTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#busyPoll?.stop();
     if (this.#silenceTimer !== null) clearInterval(this.#silenceTimer);
     if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = null;
@@ -308,6 +336,7 @@ export class TcpTransport implements Transport {
       this.#write(bytes);
       this.#inflight.set(next.requestId, next);
       this.#inflightBytes += bytes.length;
+      this.#busyPoll?.touch();
       if (this.#writeBlocked) break;
     }
   }
@@ -345,6 +374,7 @@ export class TcpTransport implements Transport {
   #onData(socket: Socket, chunk: Buffer): void {
     if (socket !== this.#socket) return;
     this.#heardMs = performance.now();
+    this.#busyPoll?.touch();
     this.#decoder.push(chunk);
     for (;;) {
       let frame: Frame | null;

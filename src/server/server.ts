@@ -49,6 +49,8 @@ export interface ServerOptions {
   readonly cluster?: ReplicaNodeOptions;
   /** Log bytes between snapshots (default SNAPSHOT_INTERVAL_BYTES). */
   readonly snapshotIntervalBytes?: number;
+  /** Idle busy-poll window of the TCP face, µs (default 0: off; tcp-server.ts). */
+  readonly busyPollUs?: number;
 }
 
 export interface RunningServer {
@@ -154,6 +156,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
         shard,
         host: options.host,
         port: options.tcpPort,
+        busyPollUs: options.busyPollUs ?? 0,
         ...(replicaNode === null ? {} : { replication: replicaNode.tcpHook }),
       });
     }

@@ -22,6 +22,8 @@
 // - shutdown(): stop reading, answer decoded but unexecuted frames with SHUTTING_DOWN,
 //   answer the in-flight ones, close. A closing socket that does not take its last bytes
 //   within TCP_CLOSE_TIMEOUT_MS is destroyed.
+// - busyPoll (opt-in, shared by the server's connections): each chunk read and each reply
+//   written restarts its idle window (tcp-server.ts).
 // Nothing here logs per request; counters are plain fields.
 import type { Socket } from "node:net";
 import { TCP_CLOSE_TIMEOUT_MS } from "../constants.ts";
@@ -47,7 +49,7 @@ import {
   type Request,
 } from "../protocol/index.ts";
 import type { Shard } from "../shard/index.ts";
-import { ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
+import { type BusyPoll, ErrorCode, isTxgridError, TxgridError } from "../stdx/index.ts";
 
 /** Server-wide counters, updated by every connection (for status and for tests). */
 export interface TcpCounters {
@@ -71,6 +73,7 @@ export class TcpConnection {
   readonly #shard: Shard;
   readonly #counters: TcpCounters;
   readonly #onClosed: (connection: TcpConnection) => void;
+  readonly #busyPoll: BusyPoll | null;
   readonly #decoder = new FrameDecoder();
   #inflightRequests = 0;
   #inflightBytes = 0;
@@ -93,11 +96,13 @@ export class TcpConnection {
     shard: Shard,
     counters: TcpCounters,
     onClosed: (connection: TcpConnection) => void,
+    busyPoll: BusyPoll | null = null,
   ) {
     this.#socket = socket;
     this.#shard = shard;
     this.#counters = counters;
     this.#onClosed = onClosed;
+    this.#busyPoll = busyPoll;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#onData(chunk));
     socket.on("end", () => this.#onEnd());
@@ -140,6 +145,7 @@ export class TcpConnection {
 
   #onData(chunk: Buffer): void {
     if (this.#broken || this.#finished) return;
+    this.#busyPoll?.touch();
     this.#decoder.push(chunk);
     this.#decoderDrained = false;
     this.#pump();
@@ -301,6 +307,7 @@ export class TcpConnection {
       process.nextTick(uncork, this);
     }
     if (!socket.write(bytes)) this.#writeBlocked = true;
+    this.#busyPoll?.touch();
     const counters = this.#counters;
     counters.framesSent++;
     counters.writableBytesPeak = Math.max(counters.writableBytesPeak, socket.writableLength);

@@ -13,11 +13,23 @@
 // - close(): stops accepting, refuses (SHUTTING_DOWN) frames not yet executed, answers
 //   the in-flight ones, closes every connection; a peer that does not take its last bytes
 //   is destroyed after TCP_CLOSE_TIMEOUT_MS. The shard stays open: its owner closes it.
+// - With busyPollUs > 0 (opt-in), every request read and reply written restarts one idle
+//   busy-poll window over all connections (stdx/busy-poll.ts): the event loop keeps turning
+//   for up to busyPollUs µs after the last I/O, so the next request is read without a
+//   wake-up; it backs off when the client seems to share its CPU (BUSY_POLL_HANDOFF_US).
+//   With 0 (the default) nothing spins.
 import { createServer, type Server, type Socket } from "node:net";
-import { TCP_CLOSE_TIMEOUT_MS, TCP_CONNECTIONS_MAX } from "../constants.ts";
+import {
+  BUSY_POLL_BACKOFF_MS_MAX,
+  BUSY_POLL_BACKOFF_MS_MIN,
+  BUSY_POLL_HANDOFF_US,
+  BUSY_POLL_US_MAX,
+  TCP_CLOSE_TIMEOUT_MS,
+  TCP_CONNECTIONS_MAX,
+} from "../constants.ts";
 import { encodeFrame, MessageKind } from "../protocol/index.ts";
-import type { Shard } from "../shard/index.ts";
-import { assert, ErrorCode } from "../stdx/index.ts";
+import { type Shard, systemClock, systemTimers } from "../shard/index.ts";
+import { assert, BusyPoll, ErrorCode } from "../stdx/index.ts";
 import { TcpConnection, type TcpCounters } from "./tcp-connection.ts";
 
 export interface TcpServerOptions {
@@ -31,6 +43,8 @@ export interface TcpServerOptions {
     isReplicationStream(head: Uint8Array): boolean;
     accept(socket: Socket, head: Uint8Array): void;
   };
+  /** Idle busy-poll window after I/O, 0 to BUSY_POLL_US_MAX µs (default 0: off). */
+  readonly busyPollUs?: number;
 }
 
 /** Bytes that tell a replication stream from a client stream (the magic). */
@@ -45,6 +59,8 @@ export interface TcpServerStats extends Readonly<TcpCounters> {
   readonly inflightBytes: number;
   /** Bytes buffered now (partial frames in, replies out), over all connections. */
   readonly bufferedBytes: number;
+  /** Turns of the busy-poll chain so far (0 when busy polling is off). */
+  readonly busyPollTurns: number;
 }
 
 /** `txgrid://host:port`, with an IPv6 host in brackets. */
@@ -59,6 +75,7 @@ export class TcpServer {
   readonly #connectionsMax: number;
   readonly #replication: TcpServerOptions["replication"] | null;
   readonly #connections = new Set<TcpConnection>();
+  readonly #busyPoll: BusyPoll | null;
   readonly #counters: TcpCounters = {
     framesReceived: 0,
     framesSent: 0,
@@ -79,6 +96,21 @@ export class TcpServer {
     this.#connectionsMax = options.connectionsMax ?? TCP_CONNECTIONS_MAX;
     this.#replication = options.replication ?? null;
     assert(this.#connectionsMax > 0, "connectionsMax is positive");
+    const busyPollUs = options.busyPollUs ?? 0;
+    assert(Number.isInteger(busyPollUs), "busyPollUs is whole µs");
+    assert(busyPollUs >= 0, "busyPollUs is not negative");
+    assert(busyPollUs <= BUSY_POLL_US_MAX, "busyPollUs is within BUSY_POLL_US_MAX");
+    this.#busyPoll =
+      busyPollUs === 0
+        ? null
+        : new BusyPoll({
+            windowUs: busyPollUs,
+            clock: systemClock,
+            timers: systemTimers,
+            handoffUs: BUSY_POLL_HANDOFF_US,
+            backoffMsMin: BUSY_POLL_BACKOFF_MS_MIN,
+            backoffMsMax: BUSY_POLL_BACKOFF_MS_MAX,
+          });
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
       this.#onConnection(socket),
     );
@@ -125,6 +157,7 @@ export class TcpServer {
       inflightRequests,
       inflightBytes,
       bufferedBytes,
+      busyPollTurns: this.#busyPoll?.turns ?? 0,
     };
   }
 
@@ -169,9 +202,15 @@ export class TcpServer {
       return;
     }
     this.#connectionsAccepted++;
-    const connection = new TcpConnection(socket, this.#shard, this.#counters, (closed) => {
-      this.#connections.delete(closed);
-    });
+    const connection = new TcpConnection(
+      socket,
+      this.#shard,
+      this.#counters,
+      (closed) => {
+        this.#connections.delete(closed);
+      },
+      this.#busyPoll,
+    );
     this.#connections.add(connection);
   }
 
@@ -197,6 +236,7 @@ export class TcpServer {
   }
 
   async #close(): Promise<void> {
+    this.#busyPoll?.stop();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     for (const connection of this.#connections) connection.shutdown();
     const timer = setTimeout(() => {
