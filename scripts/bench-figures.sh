@@ -18,6 +18,7 @@ row() {
   echo "    txgrid bench $*" | tee -a "$OUT/figures.log"
   node bin/txgrid.js bench "$@" --runs "$RUNS" --json "$OUT/$name.json" >"$OUT/$name.txt" 2>&1 || echo "    FAILED" | tee -a "$OUT/figures.log"
   grep -A3 -E "^median of" "$OUT/$name.txt" | tee -a "$OUT/figures.log" || true
+  grep -E "^  placement" "$OUT/$name.txt" | sed 's/^/   /' | tee -a "$OUT/figures.log" || true
   sed -n '/side by side/,$p' "$OUT/$name.txt" | tee -a "$OUT/figures.log" || true
 }
 if [ "$WHAT" = rest ] || [ "$WHAT" = all ]; then
@@ -36,6 +37,7 @@ if [ "$WHAT" = tcp ] || [ "$WHAT" = all ]; then
   row tcp-reference-c1 --reference --protocol tcp -c 1 -t 20000
   row tcp-c1-batch --spawn --fsync batch --protocol tcp -c 1 -t 5000
   row tcp-c1-lazy --spawn --fsync lazy --protocol tcp -c 1 -t 20000
+  row tcp-c1-lazy-busy-poll --spawn --fsync lazy --protocol tcp -c 1 -t 20000 --busy-poll-us 200
   row embedded-batched --protocol embedded --fsync batch -b 1000 -c 64 -t 2000000
 fi
 echo "results in $OUT"
