@@ -10,7 +10,12 @@ export {
   type TransferList,
   type TransferOrigin,
 } from "./commands.ts";
-export { ENGINE_SNAPSHOT_VERSION, Engine, type EngineStats } from "./engine.ts";
+export {
+  ENGINE_SNAPSHOT_VERSION,
+  Engine,
+  type EngineStats,
+  type TransferStamp,
+} from "./engine.ts";
 export { type CommandResult, isResultCode, ResultCode, resultName } from "./results.ts";
 export type { TransferState } from "./state.ts";
 export {
