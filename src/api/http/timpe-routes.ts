@@ -253,9 +253,12 @@ function timpeTransferAnswer(
 ): RouteAnswer {
   const result = must(results[0], "one result per command");
   if (result.code !== ResultCode.OK) throw timpeRefusal(result.code);
-  if (result.duplicate !== true && !command.pending) {
-    // A new posted transfer: its row is the command's, stamped (no row built).
-    const stamp = must(engine.transferStamp(command.id), "an applied transfer is stored");
+  // A new posted transfer: its row is the command's, stamped (no row built). The stamp is
+  // read from the shard's engine of now, which a standby's reset could have replaced: then
+  // the result's own row answers.
+  const stamp =
+    result.duplicate !== true && !command.pending ? engine.transferStamp(command.id) : undefined;
+  if (stamp !== undefined) {
     const data = newPostedTimpeTransactionView(command, stamp);
     return { statusCode: 200, payload: { status: "success", data } };
   }

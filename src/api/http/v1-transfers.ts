@@ -99,9 +99,13 @@ function transferAnswer(
   results: readonly CommandResult[],
 ): RouteAnswer {
   const result = must(results[0], "one result per command");
-  if (result.code === ResultCode.OK && result.duplicate !== true && !command.pending) {
-    // A new posted transfer: its row is the command's, stamped (no row built).
-    const stamp = must(engine.transferStamp(command.id), "an applied transfer is stored");
+  // A new posted transfer: its row is the command's, stamped (no row built). The stamp is
+  // read from the shard's engine of now, which a standby's reset could have replaced: then
+  // the result's own row answers.
+  const isNewPosted =
+    result.code === ResultCode.OK && result.duplicate !== true && !command.pending;
+  const stamp = isNewPosted ? engine.transferStamp(command.id) : undefined;
+  if (stamp !== undefined) {
     const data = newPostedTransferView(command, stamp);
     return { statusCode: 201, payload: { status: "success", data } };
   }
