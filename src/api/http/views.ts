@@ -11,7 +11,6 @@ import {
   type TransferStamp,
   type Value,
 } from "../../engine/index.ts";
-
 import { assert } from "../../stdx/index.ts";
 
 type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
