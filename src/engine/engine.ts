@@ -65,6 +65,13 @@ export interface SteppedEncoding<Result> {
   result(): Result;
 }
 
+/** What transferStamp reads of a stored transfer. */
+export interface TransferStamp {
+  /** The transfer's position in creation order (its row's `sequence`). */
+  readonly sequence: number;
+  readonly createdAtMs: bigint;
+}
+
 export interface EngineStats {
   readonly lsn: number;
   readonly timestampMs: number;
@@ -183,6 +190,22 @@ export class Engine {
     return rowOf(this.#state.accounts, id);
   }
 
+  /** Whether the account exists; builds no row. */
+  hasAccount(id: string): boolean {
+    return this.#state.accounts.find(id) >= 0;
+  }
+
+  /**
+   * What the account can still send, available - floor (null when it has no floor), or
+   * undefined when there is no such account. Builds no row: the REST pre-check of every
+   * transfer reads this instead of two whole rows.
+   */
+  accountHeadroom(id: string): bigint | null | undefined {
+    const state = this.#state;
+    const slot = state.accounts.find(id);
+    return slot < 0 ? undefined : state.accountRecords.headroom(slot);
+  }
+
   accountByNickname(nickname: string): Row | undefined {
     const accounts = this.#state.accounts;
     const [slot] = accounts.lookup("nickname", nickname, 1);
@@ -197,6 +220,18 @@ export class Engine {
   transfer(id: string): Row | undefined {
     const state = this.#state;
     return rowOf(state.transfers, id) ?? rowOf(state.failures, id);
+  }
+
+  /**
+   * The sequence and creation time of a stored transfer (not of a refusal), or undefined;
+   * builds no row. The REST answer to a new posted transfer has every other field from its
+   * request, so this is all it reads.
+   */
+  transferStamp(id: string): TransferStamp | undefined {
+    const state = this.#state;
+    const slot = state.transfers.find(id);
+    if (slot < 0) return undefined;
+    return { sequence: slot, createdAtMs: state.transferRecords.createdAtMs(slot) };
   }
 
   /** Transfers in creation order, from position `offset`. */

@@ -15,6 +15,7 @@ export {
   Engine,
   type EngineStats,
   type SteppedEncoding,
+  type TransferStamp,
 } from "./engine.ts";
 export { type CommandResult, isResultCode, ResultCode, resultName } from "./results.ts";
 export type { TransferState } from "./state.ts";

@@ -299,6 +299,9 @@ export class AccountRecords {
   readonly #availableAt: number;
   readonly #floorAt: number;
   readonly #floorPresentAt: number;
+  /** available and floor as indexes of the int64 view (headroom). */
+  readonly #availableInteger: number;
+  readonly #floorInteger: number;
 
   constructor(accounts: ColumnTable) {
     this.#store = accounts.store;
@@ -308,6 +311,20 @@ export class AccountRecords {
     this.#availableAt = word("available");
     this.#floorAt = word("floor");
     this.#floorPresentAt = accounts.column("floor").byteAt;
+    this.#availableInteger = accounts.column("available").wordAt;
+    this.#floorInteger = accounts.column("floor").wordAt;
+  }
+
+  /** available - floor of the account at `slot`, exactly; null when it has no floor. */
+  headroom(slot: number): bigint | null {
+    if (!this.hasFloor(slot)) return null;
+    const store = this.#store;
+    const base = slot * store.integerStride;
+    const integers = store.integers;
+    return (
+      (integers[base + this.#availableInteger] as bigint) -
+      (integers[base + this.#floorInteger] as bigint)
+    );
   }
 
   /** The first word and the last byte of the record of `slot` (prefetching only). */
@@ -379,6 +396,8 @@ export class TransferRecords {
   readonly #stateAt: number;
   readonly #resolvedPresentAt: number;
   readonly #expiresPresentAt: number;
+  /** createdAtMs as an index of the int64 view. */
+  readonly #createdInteger: number;
 
   constructor(transfers: ColumnTable) {
     this.#store = transfers.store;
@@ -397,6 +416,13 @@ export class TransferRecords {
     this.#stateAt = column("state").byteAt;
     this.#resolvedPresentAt = column("resolvedAtMs").byteAt;
     this.#expiresPresentAt = column("expiresAtMs").byteAt;
+    this.#createdInteger = column("createdAtMs").wordAt;
+  }
+
+  /** createdAtMs of the transfer at `slot`, as its row holds it. */
+  createdAtMs(slot: number): bigint {
+    const store = this.#store;
+    return store.integers[slot * store.integerStride + this.#createdInteger] as bigint;
   }
 
   /**

@@ -210,6 +210,9 @@ test("/transactions/immediately moves the money at once; a client id makes retri
     assert.equal(at(first.json, "duplicate"), undefined);
     const again = await expectStatus(harness, "POST", "/transactions/immediately", body, 200);
     assert.equal(at(again.json, "duplicate"), true);
+    // The first answer is built from the request and the stored stamp, a retry's from the
+    // stored row: the same transaction either way.
+    assert.deepEqual(at(again.json, "data"), at(first.json, "data"));
     assert.deepEqual(await balances(harness), { elon_musk: 9_750, lovelace: 750 });
     // A reused id with other fields is refused by the engine (logged, but no money moves).
     const other = { ...body, amount: 1 };
@@ -222,6 +225,19 @@ test("/transactions/immediately moves the money at once; a client id makes retri
     assert.equal(at(repeated.json, "duplicate"), true);
     await expectStatus(harness, "POST", "/transactions/process", undefined, 200);
     assert.deepEqual(await balances(harness), { elon_musk: 9_850, lovelace: 650 });
+  });
+});
+
+test("a sender may spend its whole balance, not a unit more; the answer is the stored row", async () => {
+  await withTwoUsers(async (harness) => {
+    const path = "/transactions/immediately";
+    const all = { sender: ada, recipient: elon, amount: 500 };
+    await expectRefused(harness, "POST", path, { ...all, amount: 501 }, 400, "INSUFFICIENT_FUNDS");
+    const spent = await expectStatus(harness, "POST", path, all, 200);
+    await expectRefused(harness, "POST", path, { ...all, amount: 1 }, 400, "INSUFFICIENT_FUNDS");
+    const listed = await expectStatus(harness, "GET", "/transactions", undefined, 200);
+    assert.deepEqual(at(listed.json, "data"), [at(spent.json, "data")]);
+    assert.deepEqual(await balances(harness), { elon_musk: 10_500, lovelace: 0 });
   });
 });
 

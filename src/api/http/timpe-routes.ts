@@ -13,7 +13,13 @@
 import { createHash } from "node:crypto";
 import { Type } from "typebox";
 import { ID_BYTES_MAX, LIST_PAGE_ROWS_MAX } from "../../constants.ts";
-import { type CommandResult, type Engine, ResultCode, resultName } from "../../engine/index.ts";
+import {
+  type Command,
+  type CommandResult,
+  type Engine,
+  ResultCode,
+  resultName,
+} from "../../engine/index.ts";
 import type { Shard } from "../../shard/index.ts";
 import { must } from "../../stdx/index.ts";
 import type { HttpApp } from "./app.ts";
@@ -33,6 +39,7 @@ import {
   TimpeUser,
 } from "./schemas.ts";
 import {
+  newPostedTimpeTransactionView,
   type TimpeTransactionJson,
   type TimpeUserJson,
   timpeState,
@@ -202,6 +209,8 @@ function registerTransactionRoutes(app: HttpApp, shard: Shard): HotRoute[] {
 
 const timpeTransferReplies = { 200: success(TimpeTransaction) };
 
+type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
+
 interface TimpeTransfer {
   readonly sender: string;
   readonly recipient: string;
@@ -221,26 +230,38 @@ function createTimpeTransfer(
   if (body.id === undefined || shard.engine.transfer(id) === undefined) {
     checkTimpeTransfer(shard.engine, body.sender, body.recipient, amount);
   }
+  const command: TransferCreate = {
+    kind: "transfer.create",
+    id,
+    debitId: body.sender,
+    creditId: body.recipient,
+    amount,
+    pending,
+    timeoutMs: 0,
+    origin: "timpe",
+  };
   // submitMany of one rather than submit: one promise less per request on the hot path.
   return shard
-    .submitMany([
-      {
-        kind: "transfer.create",
-        id,
-        debitId: body.sender,
-        creditId: body.recipient,
-        amount,
-        pending,
-        timeoutMs: 0,
-        origin: "timpe",
-      },
-    ])
-    .then(timpeTransferAnswer);
+    .submitMany([command])
+    .then((results) => timpeTransferAnswer(shard.engine, command, results));
 }
 
-function timpeTransferAnswer(results: readonly CommandResult[]): RouteAnswer {
+function timpeTransferAnswer(
+  engine: Engine,
+  command: TransferCreate,
+  results: readonly CommandResult[],
+): RouteAnswer {
   const result = must(results[0], "one result per command");
   if (result.code !== ResultCode.OK) throw timpeRefusal(result.code);
+  // A new posted transfer: its row is the command's, stamped (no row built). The stamp is
+  // read from the shard's engine of now, which a standby's reset could have replaced: then
+  // the result's own row answers.
+  const stamp =
+    result.duplicate !== true && !command.pending ? engine.transferStamp(command.id) : undefined;
+  if (stamp !== undefined) {
+    const data = newPostedTimpeTransactionView(command, stamp);
+    return { statusCode: 200, payload: { status: "success", data } };
+  }
   const data: TimpeTransactionJson = timpeTransactionView(
     must(result.row, "an applied transfer has its row"),
   );
@@ -250,18 +271,17 @@ function timpeTransferAnswer(results: readonly CommandResult[]): RouteAnswer {
   return { statusCode: 200, payload: { status: "success", data } };
 }
 
-/** TiMPE's phase-1 checks, on the applied state (a refusal here logs nothing). */
+/**
+ * TiMPE's phase-1 checks, on the applied state (a refusal here logs nothing). It reads what
+ * it needs of the two accounts (existence, available - floor), never their whole rows.
+ */
 function checkTimpeTransfer(engine: Engine, sender: string, recipient: string, amount: bigint) {
-  const debit = engine.account(sender);
-  if (debit === undefined) throw timpeRefusal(ResultCode.DEBIT_ACCOUNT_NOT_FOUND);
-  if (engine.account(recipient) === undefined) {
-    throw timpeRefusal(ResultCode.CREDIT_ACCOUNT_NOT_FOUND);
-  }
+  const headroom = engine.accountHeadroom(sender);
+  if (headroom === undefined) throw timpeRefusal(ResultCode.DEBIT_ACCOUNT_NOT_FOUND);
+  if (!engine.hasAccount(recipient)) throw timpeRefusal(ResultCode.CREDIT_ACCOUNT_NOT_FOUND);
   if (sender === recipient) throw timpeRefusal(ResultCode.ACCOUNTS_MUST_BE_DIFFERENT);
-  const floor = debit.floor;
-  if (typeof floor === "bigint" && (debit.available as bigint) - amount < floor) {
-    throw timpeRefusal(ResultCode.INSUFFICIENT_FUNDS);
-  }
+  // available - amount < floor, as the engine's floor check reads it.
+  if (headroom !== null && amount > headroom) throw timpeRefusal(ResultCode.INSUFFICIENT_FUNDS);
 }
 
 const timpeMessages: Partial<Record<ResultCode, string>> = {

@@ -36,7 +36,7 @@ import {
   TransfersQuery,
   TransferView,
 } from "./schemas.ts";
-import { isRefusal, transferView } from "./views.ts";
+import { isRefusal, newPostedTransferView, transferView } from "./views.ts";
 
 const tags = ["v1 transfers"];
 type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
@@ -62,8 +62,12 @@ function registerTransferWrites(app: HttpApp, shard: Shard): HotRoute[] {
     body: TransferBody,
     response: transferReplies,
     // submitMany of one rather than submit: one promise less per request on the hot path.
-    answer: (body) =>
-      shard.submitMany([transferCommand(body as TransferInput)]).then(transferAnswer),
+    answer: (body) => {
+      const command = transferCommand(body as TransferInput);
+      return shard
+        .submitMany([command])
+        .then((results) => transferAnswer(shard.engine, command, results));
+    },
   });
   registerHotRoute(app, create, {
     tags,
@@ -89,8 +93,23 @@ function registerTransferWrites(app: HttpApp, shard: Shard): HotRoute[] {
   return [create];
 }
 
-function transferAnswer(results: readonly CommandResult[]): RouteAnswer {
-  return engineAnswer(must(results[0], "one result per command"), transferView, 201);
+function transferAnswer(
+  engine: Engine,
+  command: TransferCreate,
+  results: readonly CommandResult[],
+): RouteAnswer {
+  const result = must(results[0], "one result per command");
+  // A new posted transfer: its row is the command's, stamped (no row built). The stamp is
+  // read from the shard's engine of now, which a standby's reset could have replaced: then
+  // the result's own row answers.
+  const isNewPosted =
+    result.code === ResultCode.OK && result.duplicate !== true && !command.pending;
+  const stamp = isNewPosted ? engine.transferStamp(command.id) : undefined;
+  if (stamp !== undefined) {
+    const data = newPostedTransferView(command, stamp);
+    return { statusCode: 201, payload: { status: "success", data } };
+  }
+  return engineAnswer(result, transferView, 201);
 }
 
 interface TransferInput {

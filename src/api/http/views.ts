@@ -3,7 +3,17 @@
 // (they are far below 2^53), and the TiMPE views keep bigints that the response serializer
 // writes as exact JSON integers. Views built for /v1 hold no bigint, so they are safe for
 // JSON.stringify as well as for the compiled serializers.
-import { isResultCode, type Row, resultName, type Value } from "../../engine/index.ts";
+import {
+  type Command,
+  isResultCode,
+  type Row,
+  resultName,
+  type TransferStamp,
+  type Value,
+} from "../../engine/index.ts";
+import { assert } from "../../stdx/index.ts";
+
+type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 function text(row: Row, column: string): string {
   return row[column] as string;
@@ -82,6 +92,31 @@ export function transferView(row: Row): TransferJson {
   return view;
 }
 
+/**
+ * transferView of a posted transfer that `command` has just created (not a retry): its row
+ * holds the command's own ids, amount, timeout (0) and origin, state "posted", and was
+ * resolved when it was created, so only the stamp is read from the engine (no row, no id
+ * strings built again).
+ */
+export function newPostedTransferView(command: TransferCreate, stamp: TransferStamp): TransferJson {
+  assert(!command.pending, "a posted transfer");
+  const createdAtMs = Number(stamp.createdAtMs);
+  return {
+    id: command.id,
+    debitAccountId: command.debitId,
+    creditAccountId: command.creditId,
+    amount: command.amount.toString(),
+    pending: false,
+    timeoutMs: command.timeoutMs,
+    origin: command.origin,
+    state: "posted",
+    sequence: stamp.sequence,
+    createdAtMs,
+    resolvedAtMs: createdAtMs,
+    expiresAtMs: null,
+  };
+}
+
 /** True for a stored refusal (transfer_failures row) rather than a transfer. */
 export function isRefusal(row: Row): boolean {
   return typeof row.code === "bigint";
@@ -144,6 +179,22 @@ export interface TimpeTransactionJson {
   amount: bigint;
   timestamp: bigint;
   state: string;
+}
+
+/** timpeTransactionView of a posted transfer that `command` has just created (not a retry). */
+export function newPostedTimpeTransactionView(
+  command: TransferCreate,
+  stamp: TransferStamp,
+): TimpeTransactionJson {
+  assert(!command.pending, "a posted transfer");
+  return {
+    id: command.id,
+    sender: command.debitId,
+    recipient: command.creditId,
+    amount: command.amount,
+    timestamp: stamp.createdAtMs,
+    state: timpeState("posted"),
+  };
 }
 
 export function timpeTransactionView(row: Row): TimpeTransactionJson {
