@@ -1,7 +1,7 @@
 // Goal: the TCP replication network delivers frames in order over real loopback sockets,
 // reconnects to a peer that restarted on another port, drops (never buffers without bound)
-// when a link is full, and ends a connection that sends a bad frame without harming the
-// process. Method: two TcpReplicaNetworks, each behind a node:net listener that hands every
+// when a link is full, ends a connection that sends a bad frame without harming the process,
+// and reports its I/O to the node's busy polling. Method: two TcpReplicaNetworks, each behind a node:net listener that hands every
 // socket to accept(); messages are ack frames numbered by lsnReceived.
 import assert from "node:assert/strict";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
@@ -152,6 +152,34 @@ test("a bad frame ends its connection only", async () => {
   });
   a.send("b", ack("a", 8));
   await until(() => received.length === 2);
+  a.close();
+  b.close();
+  listener.server.close();
+});
+
+test("every frame written and every chunk read is reported as activity (busy polling)", async () => {
+  // The node's idle busy polling (txgrid node --busy-poll-us) keeps turning after replication
+  // I/O too; without these reports a standby, which has no client I/O, slept between batches.
+  let sentActivity = 0;
+  let readActivity = 0;
+  const received: number[] = [];
+  const b = new TcpReplicaNetwork({
+    resolve: () => null,
+    onMessage: (message) => {
+      if (message.kind === "ack") received.push(message.lsnReceived);
+    },
+    onActivity: () => readActivity++,
+  });
+  const listener = await listen(b);
+  const a = new TcpReplicaNetwork({
+    resolve: () => `127.0.0.1:${listener.port}`,
+    onMessage: () => undefined,
+    onActivity: () => sentActivity++,
+  });
+  for (let lsn = 1; lsn <= 20; lsn++) a.send("b", ack("a", lsn));
+  await until(() => received.length === 20);
+  assert.equal(sentActivity, 20, "one report per frame written");
+  assert.ok(readActivity >= 1 && readActivity <= 20, `${readActivity} reads reported`);
   a.close();
   b.close();
   listener.server.close();

@@ -20,6 +20,8 @@
 // - Reconnect: a failed link dials again on the next send, no sooner than a delay that doubles
 //   from REPLICATION_RECONNECT_DELAY_MS_MIN to _MAX; a peer whose address changed (restarted on
 //   another port) is redialled at its new address.
+// - Activity: every frame written and every chunk read is reported through onActivity (the
+//   node's opt-in idle busy polling restarts its window on replication traffic too).
 // - Incoming: a frame is decoded only when whole; a bad header (magic, version, length over
 //   REPLICATION_FRAME_BYTES_MAX) or a bad body (checksum, decode) ends that connection, never
 //   the process; at most REPLICATION_INCOMING_CONNECTIONS_MAX incoming connections.
@@ -49,6 +51,8 @@ export interface TcpNetworkOptions {
   readonly onMessage: (message: ReplicationMessage) => void;
   /** Told of connection problems (for logs); never required. */
   readonly onProblem?: (what: string, error: unknown) => void;
+  /** Told of every frame written or read (the node's idle busy polling); never required. */
+  readonly onActivity?: () => void;
 }
 
 export interface TcpNetworkStats {
@@ -171,6 +175,7 @@ export class TcpReplicaNetwork implements ReplicaNetwork {
     // write() returning false only means the buffer is over the socket's high-water mark; the
     // link's own limit (above) is what bounds it.
     socket.write(frame);
+    this.#options.onActivity?.();
     this.#framesSent++;
     this.#bytesSent += frame.length;
   }
@@ -235,6 +240,7 @@ export class TcpReplicaNetwork implements ReplicaNetwork {
     let bufferedBytes = 0;
     let frameBytes = 0;
     const onChunk = (chunk: Buffer) => {
+      this.#options.onActivity?.();
       chunks.push(chunk);
       bufferedBytes += chunk.length;
       try {

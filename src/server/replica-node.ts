@@ -60,6 +60,8 @@ export interface ReplicaNode {
     isReplicationStream(head: Uint8Array): boolean;
     accept(socket: Socket, head: Uint8Array): void;
   };
+  /** Replication I/O is reported here (the server's idle busy polling). */
+  setActivityHook(hook: () => void): void;
   /** Connects the opened shard; then start() once the listeners are up. */
   attach(shard: Shard): void;
   start(): void;
@@ -89,9 +91,11 @@ export function createReplicaNode(
     nodes = live;
   });
   let replica: Replica | null = null;
+  let onActivity: (() => void) | null = null;
   const network = new TcpReplicaNetwork({
     resolve: (nodeId) => nodes.find((node) => node.nodeId === nodeId)?.tcpAddress ?? null,
     onMessage: (message) => replica?.receive(message),
+    onActivity: () => onActivity?.(),
   });
   replica = new Replica({
     nodeId: options.nodeId,
@@ -120,6 +124,9 @@ export function createReplicaNode(
       accept: (socket, head) => network.accept(socket, head),
     },
     attach: (shard) => own.attach(new ShardLog(shard, storage, dataDir)),
+    setActivityHook: (hook) => {
+      onActivity = hook;
+    },
     start: () => own.start(),
     lagSamples: () =>
       own.peerPositions().map((peer) => ({

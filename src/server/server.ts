@@ -159,6 +159,8 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
         busyPollUs: options.busyPollUs ?? 0,
         ...(replicaNode === null ? {} : { replication: replicaNode.tcpHook }),
       });
+      const server = tcp;
+      replicaNode?.setActivityHook(() => server.touchBusyPoll());
     }
   } catch (error) {
     await app.close();

@@ -17,7 +17,8 @@
 //   busy-poll window over all connections (stdx/busy-poll.ts): the event loop keeps turning
 //   for up to busyPollUs µs after the last I/O, so the next request is read without a
 //   wake-up; it backs off when the client seems to share its CPU (BUSY_POLL_HANDOFF_US).
-//   With 0 (the default) nothing spins.
+//   With 0 (the default) nothing spins. A replica node's replication traffic restarts the
+//   same window (touchBusyPoll), so a standby, which has no client I/O, polls too.
 import { createServer, type Server, type Socket } from "node:net";
 import {
   BUSY_POLL_BACKOFF_MS_MAX,
@@ -114,6 +115,11 @@ export class TcpServer {
     this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
       this.#onConnection(socket),
     );
+  }
+
+  /** I/O outside this server's connections (replication): restarts the busy-poll window. */
+  touchBusyPoll(): void {
+    this.#busyPoll?.touch();
   }
 
   /** Listens on `host:port`; rejects if the address cannot be bound. */
