@@ -14,6 +14,7 @@ import {
   stopEtcdByPidFile,
 } from "../cluster/index.ts";
 import {
+  BUSY_POLL_US_MAX,
   CLUSTER_GATEWAY_PORT_DEFAULT,
   CLUSTER_HTTP_PORT_BASE_DEFAULT,
   CLUSTER_TCP_PORT_BASE_DEFAULT,
@@ -40,6 +41,7 @@ forwards to the current primary, all detached; their pids and ports are in DIR/c
     --fsync POLICY       always | batch | lazy, passed to the nodes (their default: batch)
     --replication MODE   received | durable, passed to the nodes (their default: received)
     --lease-ttl-ms MS    etcd lease TTL of the nodes (their default: 2000)
+    --busy-poll-us N     idle busy polling of the nodes, µs (their default: 0, off)
     --etcd-port PORT     etcd client port (default ${ETCD_CLIENT_PORT_DEFAULT}; peer port: --etcd-peer-port,
                          default ${ETCD_PEER_PORT_DEFAULT})
     --port-base PORT     HTTP port of n1; n{i} gets PORT+i-1 (default ${CLUSTER_HTTP_PORT_BASE_DEFAULT})
@@ -87,6 +89,7 @@ async function up(argv: readonly string[]): Promise<number> {
     fsync: { type: "string" },
     replication: { type: "string" },
     "lease-ttl-ms": { type: "string" },
+    "busy-poll-us": { type: "string" },
     "etcd-port": { type: "string", default: String(ETCD_CLIENT_PORT_DEFAULT) },
     "etcd-peer-port": { type: "string", default: String(ETCD_PEER_PORT_DEFAULT) },
     "port-base": { type: "string", default: String(CLUSTER_HTTP_PORT_BASE_DEFAULT) },
@@ -111,6 +114,10 @@ async function up(argv: readonly string[]): Promise<number> {
     values["lease-ttl-ms"] === undefined
       ? undefined
       : integerFlag(values, "lease-ttl-ms", LEASE_TTL_MS_MIN, LEASE_TTL_MS_MAX);
+  const busyPollUs =
+    values["busy-poll-us"] === undefined
+      ? undefined
+      : integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX);
   const state = await clusterUp({
     dir: stringFlag(values, "dir") ?? "./cluster",
     nodes,
@@ -124,6 +131,7 @@ async function up(argv: readonly string[]): Promise<number> {
     ...(fsync === undefined ? {} : { fsync }),
     ...(replication === undefined ? {} : { replication }),
     ...(leaseTtlMs === undefined ? {} : { leaseTtlMs }),
+    ...(busyPollUs === undefined ? {} : { busyPollUs }),
   });
   process.stdout.write(`etcd ${state.etcd.clientUrl} (pid ${state.etcd.pid})\n`);
   for (const node of state.nodes) {

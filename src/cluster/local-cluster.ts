@@ -12,7 +12,7 @@
 // The flags every node gets (the contract with `txgrid node`, docs/cli.md):
 //   --id n{i} --data-dir DIR/nodes/n{i} --port HTTP --tcp-port TCP
 //   --etcd http://127.0.0.1:{etcdPort} --replicas R --preferred n1
-//   and, when given to `up`: --fsync P --replication M --lease-ttl-ms T
+//   and, when given to `up`: --fsync P --replication M --lease-ttl-ms T --busy-poll-us N
 // A node counts as started once it has published itself in etcd (its key under
 // {prefix}/nodes/); a node that exits first, or is not there in time, fails `up`, and `up`
 // then stops everything it started. The gateway (`txgrid gateway --etcd URL --port P`) is
@@ -72,6 +72,8 @@ export interface ClusterUpOptions {
   readonly leaseTtlMs?: number;
   /** Passed to every node as --snapshot-interval-bytes when given. */
   readonly snapshotIntervalBytes?: number;
+  /** Passed to every node as --busy-poll-us when given. */
+  readonly busyPollUs?: number;
   /** The command that runs a node (default: this node binary with bin/txgrid.js node). */
   readonly nodeCommand?: readonly string[];
   /** HTTP port of the cluster's REST gateway; absent: no gateway (always absent without nodes). */
@@ -208,6 +210,7 @@ export async function clusterUp(options: ClusterUpOptions): Promise<ClusterState
         ...(options.snapshotIntervalBytes === undefined
           ? []
           : ["--snapshot-interval-bytes", String(options.snapshotIntervalBytes)]),
+        ...(options.busyPollUs === undefined ? [] : ["--busy-poll-us", String(options.busyPollUs)]),
       ];
       const [command, ...prefixArgs] = options.nodeCommand ?? [process.execPath, binPath, "node"];
       const record = startDetached({
