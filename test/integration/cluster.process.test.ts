@@ -8,7 +8,7 @@
 // through the printed output, HTTP, etcd and /proc.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -87,9 +87,13 @@ test(
         httpPortBase: 9662,
         tcpPortBase: 9664,
         gatewayPort: 9666,
+        busyPollUs: 100,
         nodeCommand: [process.execPath, fakeNodePath],
       });
       assert.equal(state.gateway?.httpPort, 9666);
+      for (const node of state.nodes) {
+        assert.match(readFileSync(node.logPath, "utf8"), /fake-node busy-poll-us=100/);
+      }
       assert.deepEqual(
         state.nodes.map((n) => [n.id, n.httpPort, n.tcpPort]),
         [

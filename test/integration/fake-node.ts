@@ -16,6 +16,7 @@ const { values } = parseArgs({
     etcd: { type: "string" },
     replicas: { type: "string" },
     preferred: { type: "string" },
+    "busy-poll-us": { type: "string" },
   },
   strict: true,
 });
@@ -24,6 +25,10 @@ for (const name of ["id", "data-dir", "port", "tcp-port", "etcd", "replicas", "p
     process.stderr.write(`fake-node: --${name} missing\n`);
     process.exit(2);
   }
+}
+// Optional flags are echoed to the log, so a test can see they were passed.
+if (values["busy-poll-us"] !== undefined) {
+  process.stdout.write(`fake-node busy-poll-us=${values["busy-poll-us"]}\n`);
 }
 const http = createServer((request, response) => {
   request.resume();
