@@ -87,7 +87,8 @@ reads from its own applied state (it may lag by the batches still on their way).
                        snapshot catches up from a snapshot plus the log after it
   --force              cold start without waiting for N live replicas (operator decision)
   --log-level LEVEL    as for serve
-  --busy-poll-us N     as for serve (client connections only; default 0: off)
+  --busy-poll-us N     as for serve; replication traffic restarts the window too (default 0:
+                       off)
 `;
 
 const gatewayUsage = `usage: txgrid gateway --etcd URLS [options]

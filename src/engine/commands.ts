@@ -74,6 +74,9 @@ export interface TransferList {
  */
 export type LogCommand = Command | TransferList;
 
+/** The command that creates a transfer (posted or pending). */
+export type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
+
 export type CommandKind = LogCommand["kind"];
 
 const kindTags: Record<CommandKind, number> = {

@@ -7,6 +7,7 @@ export {
   decodeCommand,
   encodeCommand,
   type LogCommand,
+  type TransferCreate,
   type TransferList,
   type TransferOrigin,
 } from "./commands.ts";

@@ -29,7 +29,7 @@ import {
   PENDING_TRANSFERS_MAX,
 } from "../constants.ts";
 import { assert } from "../stdx/index.ts";
-import type { Command } from "./commands.ts";
+import type { Command, TransferCreate } from "./commands.ts";
 import { type CommandResult, ResultCode, StoredRowResult } from "./results.ts";
 import { type State, SystemTable, type TransferState } from "./state.ts";
 import { FALLBACK, runCompiledTransfer, type TransferHashes } from "./transfer-path.ts";
@@ -37,7 +37,6 @@ import type { Condition, Operation } from "./txn.ts";
 import { isInInt64Range, isValidId, type Row } from "./values.ts";
 
 type AccountCreate = Extract<Command, { kind: "account.create" }>;
-type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 const { ACCOUNTS, TRANSFERS, TRANSFER_FAILURES, ASSETS } = SystemTable;
 

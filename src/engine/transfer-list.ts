@@ -25,7 +25,7 @@
 // transfer was a retry of a stored one; no row (the binary protocol answers with the code and
 // the duplicate flag only).
 import { type BytesReader, ErrorCode, TxgridError } from "../stdx/index.ts";
-import type { Command, TransferList } from "./commands.ts";
+import type { Command, TransferCreate, TransferList } from "./commands.ts";
 import { validIdHashBytes } from "./key-index.ts";
 import { createTransfer } from "./ledger.ts";
 import { ResultCode } from "./results.ts";
@@ -36,8 +36,6 @@ import {
   type TransferHashes,
   writeCompiledTransfer,
 } from "./transfer-path.ts";
-
-type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 export const TransferListFlag = { pending: 1 } as const;
 /** The bytes of a record besides its ids' characters: flags, three lengths, amount, timeout. */

@@ -32,12 +32,10 @@
 // an account created later in the window) can only make them less useful, never wrong.
 
 import { assert } from "../stdx/index.ts";
-import type { Command, LogCommand } from "./commands.ts";
+import type { LogCommand, TransferCreate } from "./commands.ts";
 import { validIdHash } from "./key-index.ts";
 import { ResultCode } from "./results.ts";
 import type { State } from "./state.ts";
-
-type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 /** run() could not decide with exact number arithmetic: use the generic transaction. */
 export const FALLBACK = -1;

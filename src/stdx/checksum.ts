@@ -10,9 +10,9 @@ export function checksum(bytes: Uint8Array, start = 0, end = bytes.length, seed 
 
 /** A SHA-256 hex digest, for comparing replica states and snapshots (not on hot paths). */
 export function digestHex(chunks: readonly Uint8Array[]): string {
-  const hash = createHash("sha256");
-  for (const chunk of chunks) hash.update(chunk);
-  return hash.digest("hex");
+  const digest = createDigest();
+  for (const chunk of chunks) digest.update(chunk);
+  return digest.hex();
 }
 
 /** A SHA-256 fed piece by piece (update copies what it is given into the hash state). */

@@ -14,11 +14,11 @@ import { createHash } from "node:crypto";
 import { Type } from "typebox";
 import { ID_BYTES_MAX, LIST_PAGE_ROWS_MAX } from "../../constants.ts";
 import {
-  type Command,
   type CommandResult,
   type Engine,
   ResultCode,
   resultName,
+  type TransferCreate,
 } from "../../engine/index.ts";
 import type { Shard } from "../../shard/index.ts";
 import { must } from "../../stdx/index.ts";
@@ -39,6 +39,7 @@ import {
   TimpeUser,
 } from "./schemas.ts";
 import {
+  newPostedStamp,
   newPostedTimpeTransactionView,
   type TimpeTransactionJson,
   type TimpeUserJson,
@@ -209,8 +210,6 @@ function registerTransactionRoutes(app: HttpApp, shard: Shard): HotRoute[] {
 
 const timpeTransferReplies = { 200: success(TimpeTransaction) };
 
-type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
-
 interface TimpeTransfer {
   readonly sender: string;
   readonly recipient: string;
@@ -253,11 +252,8 @@ function timpeTransferAnswer(
 ): RouteAnswer {
   const result = must(results[0], "one result per command");
   if (result.code !== ResultCode.OK) throw timpeRefusal(result.code);
-  // A new posted transfer: its row is the command's, stamped (no row built). The stamp is
-  // read from the shard's engine of now, which a standby's reset could have replaced: then
-  // the result's own row answers.
-  const stamp =
-    result.duplicate !== true && !command.pending ? engine.transferStamp(command.id) : undefined;
+  // A new posted transfer: its row is the command's, stamped (no row built).
+  const stamp = newPostedStamp(engine, command, result);
   if (stamp !== undefined) {
     const data = newPostedTimpeTransactionView(command, stamp);
     return { statusCode: 200, payload: { status: "success", data } };

@@ -11,11 +11,11 @@
 // one schema check, one submit, one compiled serializer.
 import { Type } from "typebox";
 import {
-  type Command,
   type CommandResult,
   type Engine,
   ResultCode,
   type Row,
+  type TransferCreate,
 } from "../../engine/index.ts";
 import type { Shard } from "../../shard/index.ts";
 import { must } from "../../stdx/index.ts";
@@ -36,11 +36,9 @@ import {
   TransfersQuery,
   TransferView,
 } from "./schemas.ts";
-import { isRefusal, newPostedTransferView, transferView } from "./views.ts";
+import { isRefusal, newPostedStamp, newPostedTransferView, transferView } from "./views.ts";
 
 const tags = ["v1 transfers"];
-type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
-
 const transferReplies = {
   200: success(TransferView),
   201: success(TransferView),
@@ -99,12 +97,8 @@ function transferAnswer(
   results: readonly CommandResult[],
 ): RouteAnswer {
   const result = must(results[0], "one result per command");
-  // A new posted transfer: its row is the command's, stamped (no row built). The stamp is
-  // read from the shard's engine of now, which a standby's reset could have replaced: then
-  // the result's own row answers.
-  const isNewPosted =
-    result.code === ResultCode.OK && result.duplicate !== true && !command.pending;
-  const stamp = isNewPosted ? engine.transferStamp(command.id) : undefined;
+  // A new posted transfer: its row is the command's, stamped (no row built).
+  const stamp = newPostedStamp(engine, command, result);
   if (stamp !== undefined) {
     const data = newPostedTransferView(command, stamp);
     return { statusCode: 201, payload: { status: "success", data } };

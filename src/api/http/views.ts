@@ -4,16 +4,17 @@
 // writes as exact JSON integers. Views built for /v1 hold no bigint, so they are safe for
 // JSON.stringify as well as for the compiled serializers.
 import {
-  type Command,
+  type CommandResult,
+  type Engine,
   isResultCode,
+  ResultCode,
   type Row,
   resultName,
+  type TransferCreate,
   type TransferStamp,
   type Value,
 } from "../../engine/index.ts";
 import { assert } from "../../stdx/index.ts";
-
-type TransferCreate = Extract<Command, { kind: "transfer.create" }>;
 
 function text(row: Row, column: string): string {
   return row[column] as string;
@@ -115,6 +116,23 @@ export function newPostedTransferView(command: TransferCreate, stamp: TransferSt
     resolvedAtMs: createdAtMs,
     expiresAtMs: null,
   };
+}
+
+/**
+ * The stamp of the posted transfer that `command` has just created (OK, not a retry, not
+ * pending), read from `engine` without building its row; undefined for every other outcome,
+ * and when that engine no longer holds the transfer (a standby's reset replaced the shard's
+ * engine since): the answer then comes from the result's own row.
+ */
+export function newPostedStamp(
+  engine: Engine,
+  command: TransferCreate,
+  result: CommandResult,
+): TransferStamp | undefined {
+  if (result.code !== ResultCode.OK || result.duplicate === true || command.pending) {
+    return undefined;
+  }
+  return engine.transferStamp(command.id);
 }
 
 /** True for a stored refusal (transfer_failures row) rather than a transfer. */
