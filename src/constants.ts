@@ -55,6 +55,20 @@ export const PENDING_TIMEOUT_MS_MAX = 30 * 24 * 3600 * 1000;
 
 /** Largest HTTP request body, in bytes. */
 export const HTTP_BODY_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * Largest request head the HTTP front (api/http/http1-front.ts) reads; a longer one goes to
+ * node:http, whose own limit (maxHeaderSize, 16 KiB by default) then answers it.
+ */
+export const HTTP_HEAD_BYTES_MAX = 16 * 1024;
+/** Most unanswered requests the front takes on one connection before it stops reading it. */
+export const HTTP_PIPELINE_DEPTH_MAX = 64;
+/** The front checks its connections' timeouts this often (one timer for all of them). */
+export const HTTP_FRONT_SWEEP_MS = 500;
+/**
+ * A request still not whole after about this long goes to node:http, whose header and
+ * request timeouts then apply (slow clients are its business, not the front's).
+ */
+export const HTTP_FRONT_SLOW_REQUEST_MS = 1000;
 /** Requests `txgrid gateway` forwards at once; one more is refused with TXG_ERR_OVERLOADED. */
 export const GATEWAY_INFLIGHT_MAX = 4096;
 /** A forwarded request whose primary stays silent this long fails with 502. */

@@ -55,6 +55,8 @@ export interface BenchOptions {
   readonly reference?: boolean;
   /** tcp: the client's busy-poll window in µs (`--busy-poll-us`; default 0: off). */
   readonly busyPollUs?: number;
+  /** With --spawn: whether the server reads REST requests with its HTTP/1.1 front. */
+  readonly httpFront?: boolean;
   /** The server's process id when this run started it: its CPU placement is sampled. */
   readonly serverPid?: number;
   readonly onProgress?: (doneCount: number, totalCount: number) => void;

@@ -66,6 +66,7 @@ checks that money is conserved.
       --fsync POLICY     with --spawn or embedded: always | batch | lazy (default batch)
       --busy-poll-us N   tcp: the client busy-polls up to N µs for each answer, and with
                          --spawn the server gets --busy-poll-us N (default 0: off)
+      --http-front on|off  with --spawn: the server's --http-front (default on)
       --runs N           repeat the run N times and print medians (default 1)
       --seed N           workload seed (default 1)
       --json FILE        also write the raw results as JSON
@@ -107,6 +108,7 @@ const flags = {
   "install-peers": { type: "boolean", default: false },
   report: { type: "string" },
   "busy-poll-us": { type: "string", default: "0" },
+  "http-front": { type: "string", default: "on" },
 } as const;
 
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -130,6 +132,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     requestTimeoutMs: 30_000,
     reference: values.reference === true,
     busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
+    httpFront: choiceFlag(values, "http-front", ["on", "off"] as const) === "on",
   };
   if (options.batchSize > 1 && options.protocol === "http" && options.api !== "v1") {
     throw new TxgridError(ErrorCode.BAD_REQUEST, "--batch > 1 over http needs --api v1");
@@ -217,11 +220,9 @@ async function benchOnce(base: BenchOptions, spawnFsync: string | null, run: num
   } else if (spawnFsync !== null) {
     dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-"));
     const busyPollUs = base.busyPollUs ?? 0;
-    server = await startServerProcess({
-      dataDir,
-      fsync: spawnFsync,
-      extraArgs: busyPollUs === 0 ? [] : ["--busy-poll-us", String(busyPollUs)],
-    });
+    const extraArgs = busyPollUs === 0 ? [] : ["--busy-poll-us", String(busyPollUs)];
+    if (base.httpFront === false) extraArgs.push("--http-front", "off");
+    server = await startServerProcess({ dataDir, fsync: spawnFsync, extraArgs });
   }
   const bar = new SingleBar({
     format: "  transfers [{bar}] {percentage}% {value}/{total}  {eta}s left",

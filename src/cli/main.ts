@@ -57,6 +57,8 @@ const serveUsage = `usage: txgrid serve [options]
   --busy-poll-us N   after binary-protocol I/O, keep polling instead of sleeping for up to
                      N µs of idleness (0 to ${BUSY_POLL_US_MAX}; default 0: off); trades CPU for
                      latency at low load (docs/cli.md)
+  --http-front on|off  on (default): transfer requests are read by txgrid's own HTTP/1.1
+                     front, every other connection by node:http; off: node:http for all
 
 The web console is at http://HOST:PORT/console/, Prometheus metrics at /metrics.
 `;
@@ -89,6 +91,7 @@ reads from its own applied state (it may lag by the batches still on their way).
   --log-level LEVEL    as for serve
   --busy-poll-us N     as for serve; replication traffic restarts the window too (default 0:
                        off)
+  --http-front on|off  as for serve (default on)
 `;
 
 const gatewayUsage = `usage: txgrid gateway --etcd URLS [options]
@@ -175,6 +178,7 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     fsync: { type: "string", default: "batch" },
     "log-level": { type: "string" },
     "busy-poll-us": { type: "string", default: "0" },
+    "http-front": { type: "string", default: "on" },
   });
   const logLevelText = stringFlag(values, "log-level");
   const logLevel =
@@ -198,6 +202,7 @@ async function serveCommand(argv: readonly string[]): Promise<number> {
     logLevel,
     version: packageVersion(),
     busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
+    httpFront: choiceFlag(values, "http-front", ["on", "off"] as const) === "on",
   });
   // The server keeps the process alive until SIGINT/SIGTERM closes it.
   return 0;
@@ -220,6 +225,7 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
     force: { type: "boolean", default: false },
     "log-level": { type: "string" },
     "busy-poll-us": { type: "string", default: "0" },
+    "http-front": { type: "string", default: "on" },
   });
   for (const name of ["id", "data-dir", "port", "tcp-port", "etcd", "replicas"]) {
     if (values[name] === undefined) {
@@ -248,6 +254,7 @@ async function nodeCommand(argv: readonly string[]): Promise<number> {
       Number.MAX_SAFE_INTEGER,
     ),
     busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
+    httpFront: choiceFlag(values, "http-front", ["on", "off"] as const) === "on",
     cluster: {
       nodeId,
       etcdEndpoints: (stringFlag(values, "etcd") as string).split(",").filter((u) => u !== ""),

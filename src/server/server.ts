@@ -51,6 +51,11 @@ export interface ServerOptions {
   readonly snapshotIntervalBytes?: number;
   /** Idle busy-poll window of the TCP face, µs (default 0: off; tcp-server.ts). */
   readonly busyPollUs?: number;
+  /**
+   * Read hot-route REST requests with the HTTP/1.1 front (api/http/http1-front.ts); default
+   * true. False leaves every connection to node:http (`--http-front off`).
+   */
+  readonly httpFront?: boolean;
 }
 
 export interface RunningServer {
@@ -135,6 +140,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
     metrics.setRoleSource(() => source.roleSample());
   }
   const app = buildHttpApp(shard, {
+    front: options.httpFront !== false,
     logger: false,
     replication: replicationSetting,
     onRequestDone: (route, method, statusCode, durationSeconds) =>

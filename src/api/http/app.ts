@@ -64,6 +64,12 @@ export interface HttpAppOptions {
    * default true. False leaves every request to fastify (tests compare the two).
    */
   readonly fastPath?: boolean;
+  /**
+   * With the fast path: read hot-route requests off the sockets with the HTTP/1.1 front
+   * (http1-front.ts) instead of node:http; default true. False keeps node:http for every
+   * connection (tests compare the two).
+   */
+  readonly front?: boolean;
   /** Sees every answered request, on the fast path too (metrics). */
   readonly onRequestDone?: RequestObserver;
   /** Serves GET /metrics (Prometheus text format) with what this returns. */
@@ -83,7 +89,8 @@ export function buildHttpApp(shard: Shard, options: HttpAppOptions): FastifyInst
   // Fastify builds its server in its constructor, so the fast path exists first; it learns its
   // routes during registration and opens when the app is ready.
   const observe = options.onRequestDone ?? null;
-  const fastPath = options.fastPath === false ? null : new FastPath(observe);
+  const fastPath =
+    options.fastPath === false ? null : new FastPath(observe, options.front !== false);
   const app = fastify({
     ...(fastPath === null ? {} : { serverFactory: fastPath.serverFactory }),
     logger: options.logger,

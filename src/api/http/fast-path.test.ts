@@ -2,19 +2,22 @@
 // headers (but Date), same body bytes, for every kind of request to the hot routes (successes,
 // retries, conflicts, refusals, every bad input of the route tests, malformed JSON, prototype
 // poisoning, other media types, oversized and empty bodies, shutdown), and it takes exactly
-// the requests it claims to take. It survives clients that abort mid-body or leave before the
-// answer. Method: three in-memory shards on frozen manual clocks evolve in lockstep under the
-// same table of requests: one app with the fast path on a real socket, one without it on a
-// real socket (fastify answers), one through app.inject() (fastify, no socket). Answers are
-// compared byte for byte; random UUIDs are masked; the fast path's counters show which requests
-// it took and that aborted ones leave nothing counted.
+// the requests it claims to take, on both of its transports: the HTTP/1.1 front
+// (http1-front.ts) and node:http. It survives clients that abort mid-body or leave before the
+// answer. Method: four in-memory shards on frozen manual clocks evolve in lockstep under the
+// same table of requests: one app with the fast path behind the front on a real socket, one
+// with the fast path on node:http's requests, one without the fast path on a real socket
+// (fastify answers), one through app.inject() (fastify, no socket). Answers are compared byte
+// for byte; random UUIDs are masked; the counters show which requests the fast path took,
+// that the front handed every other connection to node:http, and that aborted requests leave
+// nothing counted.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HTTP_BODY_BYTES_MAX } from "../../constants.ts";
-import { ManualClock } from "../../stdx/index.ts";
+import { ManualClock, must } from "../../stdx/index.ts";
 import { fastPathOf } from "./app.ts";
 import type { FastPath } from "./fast-path.ts";
 import { type Harness, openHarness } from "./test-support.ts";
@@ -133,12 +136,17 @@ function masked(answer: RawAnswer): RawAnswer {
 }
 
 interface Trio {
+  /** The fast path behind the HTTP/1.1 front (the default). */
   readonly fast: Harness;
+  /** The fast path on node:http's own requests (no front). */
+  readonly nodeFast: Harness;
   readonly plain: Harness;
   readonly injected: Harness;
   readonly fastPort: number;
+  readonly nodeFastPort: number;
   readonly plainPort: number;
   readonly fastPath: FastPath;
+  readonly nodeFastPath: FastPath;
 }
 
 async function listen(harness: Harness): Promise<number> {
@@ -150,18 +158,33 @@ async function listen(harness: Harness): Promise<number> {
 
 async function withTrio(run: (trio: Trio) => Promise<void>): Promise<void> {
   const fast = await openHarness({ clock: new ManualClock() });
+  const nodeFast = await openHarness({ clock: new ManualClock() }, { front: false });
   const plain = await openHarness({ clock: new ManualClock() }, { fastPath: false });
   const injected = await openHarness({ clock: new ManualClock() });
+  const all = [fast, nodeFast, plain, injected];
   try {
     const fastPort = await listen(fast);
+    const nodeFastPort = await listen(nodeFast);
     const plainPort = await listen(plain);
     const fastPath = fastPathOf(fast.app);
-    assert.ok(fastPath !== null);
+    const nodeFastPath = fastPathOf(nodeFast.app);
+    assert.ok(fastPath !== null && fastPath.front !== null);
+    assert.ok(nodeFastPath !== null && nodeFastPath.front === null);
     assert.equal(fastPathOf(plain.app), null);
-    for (const harness of [fast, plain, injected]) await seed(harness);
-    await run({ fast, plain, injected, fastPort, plainPort, fastPath });
+    for (const harness of all) await seed(harness);
+    await run({
+      fast,
+      nodeFast,
+      plain,
+      injected,
+      fastPort,
+      nodeFastPort,
+      plainPort,
+      fastPath,
+      nodeFastPath,
+    });
   } finally {
-    for (const harness of [fast, plain, injected]) await harness.close();
+    for (const harness of all) await harness.close();
   }
 }
 
@@ -183,8 +206,18 @@ async function seed(harness: Harness): Promise<void> {
 /** Runs one case on all three apps and checks that they answer alike. */
 async function check(trio: Trio, kase: Case): Promise<RawAnswer> {
   const takenBefore = trio.fastPath.takenCount;
+  const handedOverBefore = must(trio.fastPath.front, "a front").handedOverCount;
   const fast = masked(await exchange(trio.fastPort, wireParts(kase)));
   assert.equal(trio.fastPath.takenCount - takenBefore, kase.fast ? 1 : 0, `${kase.name}: taken`);
+  // A fresh connection per case: the front keeps it for a request it takes and hands it to
+  // node:http (and fastify) for any other.
+  const handedOver = must(trio.fastPath.front, "a front").handedOverCount - handedOverBefore;
+  assert.equal(handedOver, kase.fast ? 0 : 1, `${kase.name}: handed to node:http`);
+  const nodeTakenBefore = trio.nodeFastPath.takenCount;
+  const viaNode = masked(await exchange(trio.nodeFastPort, wireParts(kase)));
+  const nodeTaken = trio.nodeFastPath.takenCount - nodeTakenBefore;
+  assert.equal(nodeTaken, kase.fast ? 1 : 0, `${kase.name}: taken without the front`);
+  assert.deepEqual(fast, viaNode, `${kase.name}: the front vs node:http, both on the fast path`);
   const plain = masked(await exchange(trio.plainPort, wireParts(kase)));
   assert.deepEqual(fast, plain, `${kase.name}: fast path vs fastify over a socket`);
   // app.inject() cannot send chunked bodies; it sends the same bytes with a Content-Length.
@@ -419,7 +452,9 @@ test("a body split across packets, even inside a UTF-8 character, reads whole", 
 
 test("once the shard is closed both paths answer 503 SHUTTING_DOWN with Retry-After", async () => {
   await withTrio(async (trio) => {
-    for (const harness of [trio.fast, trio.plain, trio.injected]) await harness.shard.close();
+    for (const harness of [trio.fast, trio.nodeFast, trio.plain, trio.injected]) {
+      await harness.shard.close();
+    }
     const v1 = json({ id: "late", debitAccountId: "a", creditAccountId: "b", amount: 1 });
     const refused = await check(trio, {
       name: "late v1",

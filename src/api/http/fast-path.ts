@@ -1,22 +1,28 @@
-// The fast path: a plain node:http request handler in front of fastify's router for the hot
-// routes (hot-routes.ts), installed as fastify's `serverFactory`. A request it recognizes is
-// read, parsed, validated, submitted and answered here; every other request goes to fastify
-// unchanged. Fastify's per-request layers (router, request and reply objects, content-type
-// parser with its async resource, reply pipeline) cost about a quarter of the server's CPU per
-// transfer on this load (docs/api.md, performance notes), and none of them changes what these
-// routes answer. app.inject() never comes here: it calls fastify's handler directly.
+// The fast path: the hot routes (hot-routes.ts) served without fastify's per-request layers.
+// Fastify's router, request and reply objects, content-type parser with its async resource and
+// reply pipeline cost about a quarter of the server's CPU per transfer on this load
+// (docs/api.md, performance notes), and none of them changes what these routes answer. It is
+// installed as fastify's `serverFactory` and reaches requests two ways:
+//   - the HTTP/1.1 front (http1-front.ts), which reads requests off the sockets itself and
+//     hands any connection it is not sure of to node:http: the way most requests come;
+//   - node:http's request handler, for connections node:http serves (those the front handed
+//     over, or every connection when the app is built with `front: false`).
+// Both ask routeFor, so they take the same requests; every other request goes to fastify
+// unchanged. app.inject() never comes here: it calls fastify's handler directly.
 //
 // Guarantees: a request answered here gets the same status, headers and body bytes as fastify
-// would give it (fast-path.test.ts runs one table of requests through both):
+// would give it (fast-path.test.ts runs one table of requests through both transports and
+// fastify):
 //   - only `POST <exact hot url>` with `content-type: application/json` (optionally
 //     `; charset=utf-8`), a Content-Length of 1..HTTP_BODY_BYTES_MAX and no Transfer-Encoding,
 //     Content-Encoding or Accept-Version header is taken; anything else (oversized bodies, empty
 //     bodies, other media types, query strings, chunked bodies) is left to fastify, decided from
 //     the headers alone, before a byte of the body is read;
-//   - per request it allocates one Exchange and two promise callbacks: the body listeners are
-//     shared functions that find their Exchange through the request;
-//   - the body is parsed by fastify's own JSON parser (secure-json-parse: a __proto__ or
-//     constructor.prototype key is refused as fastify refuses it), validated by the route's
+//   - on node:http, per request it allocates one Exchange and two promise callbacks: the body
+//     listeners are shared functions that find their Exchange through the request;
+//   - the body is parsed as fastify's own JSON parser (secure-json-parse) parses it: a
+//     __proto__ or constructor.prototype key is refused as fastify refuses it (plainJson below
+//     skips that parser only where it cannot differ from JSON.parse), validated by the route's
 //     compiled validator, answered by the route's answer function, and serialized by the
 //     compiler fastify uses for the route, from the same response schema (JSON.stringify for a
 //     status without one, as fastify does); failures go through handleFailure (errors.ts) as
@@ -25,7 +31,7 @@
 //   - while the app is closing every request goes to fastify, which adds `connection: close`;
 //   - with an observer (metrics), each answered request is reported once its answer is handed
 //     to the socket, with the route's url, POST, the status and the latency;
-//   - an answer leaves in one `write` of one string when the socket is free (see #end);
+//   - an answer leaves in one `write` of one string when the socket is free;
 //   - a client that aborts mid-body or a request stream that fails leaves nothing behind: the
 //     request's listeners go with it and `readingCount` returns to zero; a reply to a
 //     destroyed socket is dropped.
@@ -40,6 +46,7 @@ import { HTTP_BODY_BYTES_MAX } from "../../constants.ts";
 import { assert, must } from "../../stdx/index.ts";
 import { handleFailure } from "./errors.ts";
 import { type HotRoute, validationIssues } from "./hot-routes.ts";
+import { Http1Front } from "./http1-front.ts";
 import type { RouteAnswer } from "./replies.ts";
 
 /** app.ts's RequestObserver (repeated here: app.ts imports this file). */
@@ -54,7 +61,7 @@ export type JsonBodyParser = (
 
 type Serializer = (payload: unknown) => string;
 
-interface PreparedRoute {
+export interface PreparedRoute {
   readonly route: HotRoute;
   readonly serializers: ReadonlyMap<number, Serializer>;
 }
@@ -71,6 +78,8 @@ export class FastPath {
   #open = false;
   #readingCount = 0;
   #takenCount = 0;
+  readonly #frontEnabled: boolean;
+  #front: Http1Front | null = null;
   // The JSON parser answers synchronously through a callback; one reusable callback writes its
   // outcome here instead of a closure per request.
   #parsedError: Error | null = null;
@@ -82,8 +91,9 @@ export class FastPath {
     this.#parsedDone = true;
   };
 
-  constructor(observe: Observer | null = null) {
+  constructor(observe: Observer | null = null, front = true) {
     this.#observe = observe;
+    this.#frontEnabled = front;
   }
 
   /** Requests whose body is being read right now (aborted ones must not stay counted). */
@@ -132,6 +142,12 @@ export class FastPath {
   /** From now on every request goes to fastify (which answers with `connection: close`). */
   close(): void {
     this.#open = false;
+    this.#front?.close();
+  }
+
+  /** The HTTP/1.1 front on the app's server, when there is one (tests read its counters). */
+  get front(): Http1Front | null {
+    return this.#front;
   }
 
   /**
@@ -150,29 +166,54 @@ export class FastPath {
     server.setTimeout(Number(options.connectionTimeout));
     const maxRequestsPerSocket = Number(options.maxRequestsPerSocket);
     if (maxRequestsPerSocket > 0) server.maxRequestsPerSocket = maxRequestsPerSocket;
+    // The front reads hot-route requests off the sockets itself and hands every connection it
+    // is not sure of to the server above (http1-front.ts). It keeps no per-socket count of
+    // requests and no connection timeout, so it stays out when either is set.
+    if (this.#frontEnabled && !(maxRequestsPerSocket > 0) && server.timeout === 0) {
+      this.#front = new Http1Front(server, this);
+    }
     return server;
   };
 
+  /**
+   * The hot route a request goes to, decided from its head alone; null leaves it to fastify.
+   * Both transports ask here: node:http's handler (handle, below) and the front
+   * (http1-front.ts), so they take exactly the same requests.
+   */
+  routeFor(head: HotHead): PreparedRoute | null {
+    if (!this.#open || head.method !== "POST") return null;
+    const prepared = this.#prepared.get(head.url);
+    if (prepared === undefined) return null;
+    const contentType = head.contentType;
+    if (contentType !== "application/json" && contentType !== JSON_CONTENT_TYPE) return null;
+    if (head.hasTransferEncoding || head.hasContentEncoding || head.hasAcceptVersion) return null;
+    const contentLength = head.contentLength;
+    if (!(contentLength >= 1 && contentLength <= HTTP_BODY_BYTES_MAX)) return null;
+    return prepared;
+  }
+
+  /** Counts a request taken by either transport; returns its arrival time for the observer. */
+  taken(): number {
+    this.#takenCount++;
+    return this.#observe === null ? 0 : performance.now();
+  }
+
   /** Takes the request (true) or leaves it to fastify (false) without touching it. */
   handle(request: IncomingMessage, response: ServerResponse): boolean {
-    if (!this.#open || request.method !== "POST") return false;
-    const prepared = this.#prepared.get(request.url as string);
-    if (prepared === undefined) return false;
     const headers = request.headers;
-    const contentType = headers["content-type"];
-    if (contentType !== "application/json" && contentType !== JSON_CONTENT_TYPE) return false;
-    if (
-      headers["transfer-encoding"] !== undefined ||
-      headers["content-encoding"] !== undefined ||
-      headers["accept-version"] !== undefined
-    ) {
-      return false;
-    }
     const contentLength = Number(headers["content-length"]);
-    if (!(contentLength >= 1 && contentLength <= HTTP_BODY_BYTES_MAX)) return false;
-    this.#takenCount++;
+    const prepared = this.routeFor({
+      method: request.method as string,
+      url: request.url as string,
+      contentType: headers["content-type"],
+      contentLength,
+      hasTransferEncoding: headers["transfer-encoding"] !== undefined,
+      hasContentEncoding: headers["content-encoding"] !== undefined,
+      hasAcceptVersion: headers["accept-version"] !== undefined,
+    });
+    if (prepared === null) return false;
+    const startedMs = this.taken();
     this.#readingCount++;
-    const startedMs = this.#observe === null ? 0 : performance.now();
     const exchange = new Exchange(this, prepared, response, contentLength, startedMs);
     (request as ExchangeCarrier)[exchangeKey] = exchange;
     // Module-level listeners (they find the exchange through the request): no closures per
@@ -194,17 +235,20 @@ export class FastPath {
     return true;
   }
 
-  answer(exchange: Exchange, text: string): void {
-    this.#parsedDone = false;
-    must(this.#parseJson, "prepared")(null, text, this.#onParsed);
-    assert(this.#parsedDone, "the JSON body parser answers synchronously");
-    const parseError = this.#parsedError;
-    const body = this.#parsedValue;
-    this.#parsedError = null;
-    this.#parsedValue = undefined;
-    if (parseError !== null) {
-      this.fail(exchange, parseError, true);
-      return;
+  answer(exchange: TakenRequest, text: string): void {
+    let body = plainJson(text);
+    if (body === NOT_PLAIN) {
+      this.#parsedDone = false;
+      must(this.#parseJson, "prepared")(null, text, this.#onParsed);
+      assert(this.#parsedDone, "the JSON body parser answers synchronously");
+      const parseError = this.#parsedError;
+      body = this.#parsedValue;
+      this.#parsedError = null;
+      this.#parsedValue = undefined;
+      if (parseError !== null) {
+        this.fail(exchange, parseError, true);
+        return;
+      }
     }
     const route = exchange.prepared.route;
     const issues = validationIssues(route, body);
@@ -225,7 +269,7 @@ export class FastPath {
     );
   }
 
-  #send(exchange: Exchange, statusCode: number, payload: unknown): void {
+  #send(exchange: TakenRequest, statusCode: number, payload: unknown): void {
     let text: string;
     try {
       text = serialize(exchange.prepared, statusCode, payload);
@@ -233,52 +277,30 @@ export class FastPath {
       this.fail(exchange, error, false);
       return;
     }
-    const response = exchange.response;
-    if (response.destroyed) return;
-    // A flat list skips node's per-header validation, which constant names and values do not
-    // need; the bytes on the wire are the same as for fastify's header object.
-    response.writeHead(statusCode, [
+    const headers = [
       "content-type",
       JSON_CONTENT_TYPE,
       "content-length",
       String(Buffer.byteLength(text)),
-    ]);
-    this.#end(exchange, text);
+    ];
+    this.#deliver(exchange, statusCode, headers, text);
   }
 
-  /**
-   * Sends the head (already set) and `text`, ends the response and reports it. `end(text)`
-   * alone would queue the head and body and then an empty chunk that carries the finish
-   * callback, and flush the two with a `writev`; writing the text first and uncorking the
-   * socket hands head and body to the OS in one `write` of one string, so that `end()` then
-   * has nothing left to send. The bytes on the wire are the same.
-   */
-  #end(exchange: Exchange, text: string): void {
-    const response = exchange.response;
-    const socket = response.socket;
-    // Only when the response owns an uncorked socket: a pipelined response waiting for the
-    // one before it has no socket yet, and a cork that is not ours is not ours to lift.
-    if (socket !== null && socket.writableCorked === 0) {
-      response.write(text);
-      socket.uncork();
-      response.end();
-    } else {
-      response.end(text);
-    }
+  /** Hands the answer to the request's transport and reports it to the observer. */
+  #deliver(exchange: TakenRequest, statusCode: number, headers: string[], text: string): void {
+    if (!exchange.deliver(statusCode, headers, text)) return;
     // The answer is with the OS (or queued behind its predecessor's): what fastify's
     // onResponse hook would report, without a 'finish' listener per request.
     if (this.#observe !== null) {
       const seconds = (performance.now() - exchange.startedMs) / 1000;
-      this.#observe(exchange.prepared.route.url, "POST", response.statusCode, seconds);
+      this.#observe(exchange.prepared.route.url, "POST", statusCode, seconds);
     }
   }
 
   /** app.ts's error handler, for the fast path: same handling, same headers. */
-  fail(exchange: Exchange, error: unknown, closeConnection: boolean): void {
+  fail(exchange: TakenRequest, error: unknown, closeConnection: boolean): void {
     const log = must(this.#log, "prepared");
     const translated = handleFailure(error, log);
-    const response = exchange.response;
-    if (response.destroyed) return;
     let text: string;
     try {
       text = serialize(exchange.prepared, translated.statusCode, translated.body);
@@ -296,13 +318,38 @@ export class FastPath {
     }
     headers.push("content-type", JSON_CONTENT_TYPE);
     headers.push("content-length", String(Buffer.byteLength(text)));
-    response.writeHead(translated.statusCode, headers);
-    this.#end(exchange, text);
+    this.#deliver(exchange, translated.statusCode, headers, text);
   }
 }
 
-/** One request taken by the fast path, from its head to its answer. */
-class Exchange {
+/** What routeFor reads of a request's head. */
+export interface HotHead {
+  readonly method: string;
+  readonly url: string;
+  readonly contentType: string | undefined;
+  /** NaN when absent or not a number. */
+  readonly contentLength: number;
+  readonly hasTransferEncoding: boolean;
+  readonly hasContentEncoding: boolean;
+  readonly hasAcceptVersion: boolean;
+}
+
+/** A request the fast path took, as its transport (node:http or the front) carries it. */
+export interface TakenRequest {
+  readonly prepared: PreparedRoute;
+  /** performance.now() at arrival, when there is an observer to report the latency to. */
+  readonly startedMs: number;
+  /**
+   * Sends the answer: status, header names and values in wire order (the transport adds
+   * Date and the connection headers as node:http does; a `connection: close` pair among them
+   * closes the connection after the answer). False when the client is gone and nothing was
+   * sent.
+   */
+  deliver(statusCode: number, headers: string[], text: string): boolean;
+}
+
+/** One request node:http brought to the fast path, from its head to its answer. */
+class Exchange implements TakenRequest {
   readonly fastPath: FastPath;
   readonly prepared: PreparedRoute;
   readonly response: ServerResponse;
@@ -328,6 +375,32 @@ class Exchange {
     this.response = response;
     this.contentLength = contentLength;
     this.startedMs = startedMs;
+  }
+
+  /**
+   * Sends the head and `text` and ends the response. `end(text)` alone would queue the head
+   * and body and then an empty chunk that carries the finish callback, and flush the two with
+   * a `writev`; writing the text first and uncorking the socket hands head and body to the OS
+   * in one `write` of one string, so that `end()` then has nothing left to send. The bytes on
+   * the wire are the same.
+   */
+  deliver(statusCode: number, headers: string[], text: string): boolean {
+    const response = this.response;
+    if (response.destroyed) return false;
+    // A flat list skips node's per-header validation, which constant names and values do not
+    // need; the bytes on the wire are the same as for fastify's header object.
+    response.writeHead(statusCode, headers);
+    const socket = response.socket;
+    // Only when the response owns an uncorked socket: a pipelined response waiting for the
+    // one before it has no socket yet, and a cork that is not ours is not ours to lift.
+    if (socket !== null && socket.writableCorked === 0) {
+      response.write(text);
+      socket.uncork();
+      response.end();
+    } else {
+      response.end(text);
+    }
+    return true;
   }
 
   bodyText(): string {
@@ -376,6 +449,34 @@ function onBodyError(this: IncomingMessage, error: Error & { statusCode?: unknow
     error.statusCode = 400;
   }
   exchange.fastPath.fail(exchange, error, true);
+}
+
+const NOT_PLAIN = Symbol("not plain JSON");
+
+/**
+ * The value of a body fastify's JSON parser would give exactly as JSON.parse gives it, else
+ * NOT_PLAIN. That parser (secure-json-parse) strips a byte order mark, parses, and then scans
+ * the text twice with regular expressions for a `"__proto__":` or `"constructor":` key, each
+ * letter possibly written as a \u escape. A text with no BOM, no backslash and neither word
+ * cannot match either, so for it the parser's answer is JSON.parse's; three substring
+ * searches cost less than the two scans. Anything else, and every text JSON.parse refuses,
+ * goes through fastify's parser, which gives its own errors.
+ */
+function plainJson(text: string): unknown {
+  if (
+    text.length === 0 ||
+    text.charCodeAt(0) === 0xfeff ||
+    text.includes("\\") ||
+    text.includes("__proto__") ||
+    text.includes("constructor")
+  ) {
+    return NOT_PLAIN;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return NOT_PLAIN;
+  }
 }
 
 /** Fastify's choice of serializer: the route's schema for this exact status, else JSON. */

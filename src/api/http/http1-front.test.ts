@@ -1,0 +1,153 @@
+// Goal: the HTTP/1.1 front (http1-front.ts) keeps its promises on a real socket: answers in
+// request order across a hand-over to node:http in the middle of a pipeline; a pipeline
+// deeper than HTTP_PIPELINE_DEPTH_MAX is answered whole and in order (reading stops and
+// resumes); a request still partial after HTTP_FRONT_SLOW_REQUEST_MS goes to node:http and is
+// answered there; an idle connection is closed after the server's keepAliveTimeout; a client
+// that half-closes after its request gets the answer, then the end. (That the front's answers
+// are byte for byte node:http's and fastify's is fast-path.test.ts's job.)
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect, type Socket } from "node:net";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  HTTP_FRONT_SLOW_REQUEST_MS,
+  HTTP_FRONT_SWEEP_MS,
+  HTTP_PIPELINE_DEPTH_MAX,
+} from "../../constants.ts";
+import { must } from "../../stdx/index.ts";
+import { fastPathOf } from "./app.ts";
+import type { Http1Front } from "./http1-front.ts";
+import { type Harness, openHarness } from "./test-support.ts";
+
+async function withServer(
+  run: (harness: Harness, port: number, front: Http1Front) => Promise<void>,
+): Promise<void> {
+  const harness = await openHarness();
+  try {
+    const seeded = await harness.app.inject({
+      method: "POST",
+      url: "/v1/accounts/batch",
+      payload: { accounts: [{ id: "a", balance: "1000000" }, { id: "b" }] },
+    });
+    assert.equal(seeded.statusCode, 200, seeded.body);
+    await harness.app.listen({ host: "127.0.0.1", port: 0 });
+    const address = harness.app.server.address();
+    assert.ok(typeof address === "object" && address !== null);
+    const front = must(fastPathOf(harness.app)?.front, "the app has a front");
+    await run(harness, address.port, front);
+  } finally {
+    await harness.close();
+  }
+}
+
+function transfer(id: string): string {
+  const body = JSON.stringify({ id, debitAccountId: "a", creditAccountId: "b", amount: 1 });
+  return (
+    "POST /v1/transfers HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/** A client socket that collects everything it receives as latin1 text. */
+async function open(port: number): Promise<{ socket: Socket; received: () => string }> {
+  const socket = connect({ host: "127.0.0.1", port });
+  await once(socket, "connect");
+  let text = "";
+  socket.on("data", (chunk: Buffer) => {
+    text += chunk.toString("latin1");
+  });
+  return { socket, received: () => text };
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const startedMs = Date.now();
+  while (!condition()) {
+    assert.ok(Date.now() - startedMs < timeoutMs, `timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+function answerCount(text: string): number {
+  return (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length;
+}
+
+test("a pipeline mixing hot and other requests is answered in order across the hand-over", async () => {
+  await withServer(async (_harness, port, front) => {
+    const fastPath = must(fastPathOf(_harness.app));
+    const takenBefore = fastPath.takenCount;
+    const client = await open(port);
+    const status = "GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    client.socket.write(transfer("m1") + transfer("m2") + status + transfer("m3"));
+    await until(() => answerCount(client.received()) === 4 && client.received().endsWith("}"), "4");
+    client.socket.destroy();
+    const text = client.received();
+    const answers = text.split(/(?=HTTP\/1\.1 \d{3} )/);
+    const order = answers.map((answer) => /"id":"(m\d)"/.exec(answer)?.[1] ?? "other");
+    assert.deepEqual(order, ["m1", "m2", "other", "m3"]);
+    assert.match(answers[2] ?? "", /^HTTP\/1\.1 200 [^]*"fsyncPolicy"/);
+    assert.equal(front.handedOverCount, 1, "one hand-over, at the status request");
+    // m1 and m2 through the front, m3 through node:http's fast path after the hand-over.
+    assert.equal(fastPath.takenCount - takenBefore, 3);
+  });
+});
+
+test("a pipeline deeper than the limit is answered whole and in order", async () => {
+  await withServer(async (_harness, port, front) => {
+    const count = HTTP_PIPELINE_DEPTH_MAX * 3 + 7;
+    const ids = Array.from({ length: count }, (_, index) => `d${index}`);
+    const client = await open(port);
+    client.socket.write(ids.map(transfer).join(""));
+    await until(() => answerCount(client.received()) === count, `${count} answers`);
+    await until(() => client.received().endsWith("}"), "the last body");
+    client.socket.destroy();
+    const answered = [...client.received().matchAll(/"id":"(d\d+)"/g)].map((m) => m[1]);
+    assert.deepEqual(answered, ids);
+    assert.equal(front.handedOverCount, 0);
+  });
+});
+
+test("a request still partial after the slow-request time goes to node:http", async () => {
+  await withServer(async (harness, port, front) => {
+    const client = await open(port);
+    const wire = transfer("slow");
+    client.socket.write(wire.slice(0, 30));
+    await until(() => front.handedOverCount === 1, "the hand-over", HTTP_FRONT_SLOW_REQUEST_MS * 4);
+    client.socket.write(wire.slice(30));
+    await until(() => client.received().endsWith("}"), "the answer");
+    client.socket.destroy();
+    assert.match(client.received(), /^HTTP\/1\.1 201 /);
+    assert.equal(harness.shard.engine.transfer("slow")?.amount, 1n);
+  });
+});
+
+test("an idle connection is closed after the server's keep-alive timeout", async () => {
+  await withServer(async (harness, port) => {
+    const keepAliveMs = 300;
+    harness.app.server.keepAliveTimeout = keepAliveMs;
+    const client = await open(port);
+    const closed = once(client.socket, "close");
+    client.socket.write(transfer("idle"));
+    await until(() => client.received().endsWith("}"), "the answer");
+    // node:http's header for this setting: whole seconds, rounded down.
+    assert.match(client.received(), /\r\nConnection: keep-alive\r\nKeep-Alive: timeout=0\r\n/);
+    const answeredMs = Date.now();
+    await closed;
+    const idleMs = Date.now() - answeredMs;
+    assert.ok(idleMs >= keepAliveMs - HTTP_FRONT_SWEEP_MS, `closed after ${idleMs} ms`);
+    assert.ok(idleMs <= keepAliveMs + 4 * HTTP_FRONT_SWEEP_MS, `closed after ${idleMs} ms`);
+  });
+});
+
+test("a client that half-closes after its requests gets every answer, then the end", async () => {
+  await withServer(async (_harness, port, front) => {
+    const client = await open(port);
+    const ended = once(client.socket, "end");
+    client.socket.end(transfer("h1") + transfer("h2"));
+    await ended;
+    assert.equal(answerCount(client.received()), 2);
+    assert.ok(client.received().endsWith("}"));
+    assert.equal(front.handedOverCount, 0);
+    assert.equal(front.connectionCount, 0);
+  });
+});
