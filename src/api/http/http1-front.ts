@@ -92,6 +92,8 @@ export class Http1Front {
     for (const connection of [...this.#connections]) {
       if (connection.queue.length > 0) connection.closeWhenAnswered = true;
       else if (connection.bufferedBytes > 0) this.#handOver(connection);
+      // Answers still in the socket's buffer (a client slow to read) go out before the FIN.
+      else if (connection.socket.writableLength > 0) connection.socket.end();
       else connection.socket.destroy();
     }
   }
