@@ -42,6 +42,7 @@ const statistics = [
 
 const modes = [
   ["-i"],
+  ["-i", "--http-front", "off"],
   [],
   ["--api", "v1"],
   ["--api", "v1", "-b", "50"],
