@@ -3,13 +3,16 @@
 // deeper than HTTP_PIPELINE_DEPTH_MAX is answered whole and in order (reading stops and
 // resumes); a request still partial after HTTP_FRONT_SLOW_REQUEST_MS goes to node:http and is
 // answered there; an idle connection is closed after the server's keepAliveTimeout; a client
-// that half-closes after its request gets the answer, then the end. (That the front's answers
+// that half-closes after its request gets the answer, then the end; and, property-based,
+// pipelines of transfers and handed-over requests cut into pieces at random bytes are
+// answered whole, once each and in order. (That the front's answers
 // are byte for byte node:http's and fastify's is fast-path.test.ts's job.)
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import fc from "fast-check";
 import {
   HTTP_FRONT_SLOW_REQUEST_MS,
   HTTP_FRONT_SWEEP_MS,
@@ -149,5 +152,46 @@ test("a client that half-closes after its requests gets every answer, then the e
     assert.ok(client.received().endsWith("}"));
     assert.equal(front.handedOverCount, 0);
     assert.equal(front.connectionCount, 0);
+  });
+});
+
+test("requests cut at any byte, hot and other mixed, are answered whole and in order", async () => {
+  await withServer(async (harness, port) => {
+    let next = 0;
+    const status = "GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.nat({ max: 9 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
+        async (kinds, cuts) => {
+          // A roll of 0 is a request the front hands over; the rest are transfers.
+          const expected = kinds.map((roll) => (roll === 0 ? "other" : `r${next++}`));
+          const wire = Buffer.from(
+            expected.map((id) => (id === "other" ? status : transfer(id))).join(""),
+          );
+          const offsets = [...new Set(cuts.map((cut) => Math.floor(cut * wire.length)))].sort(
+            (left, right) => left - right,
+          );
+          const client = await open(port);
+          let from = 0;
+          for (const offset of [...offsets, wire.length]) {
+            if (offset <= from) continue;
+            client.socket.write(wire.subarray(from, offset));
+            from = offset;
+            await sleep(1);
+          }
+          const complete = () =>
+            answerCount(client.received()) === expected.length && client.received().endsWith("}");
+          await until(complete, `${expected.length} answers`);
+          client.socket.destroy();
+          const answers = client.received().split(/(?=HTTP\/1\.1 \d{3} )/);
+          const order = answers.map((answer) => /"id":"(r\d+)"/.exec(answer)?.[1] ?? "other");
+          assert.deepEqual(order, expected);
+        },
+      ),
+      { numRuns: 40, seed: 7 },
+    );
+    // Every transfer was applied once: the ids are unique and the debit matches.
+    assert.equal(harness.shard.engine.account("b")?.balance, BigInt(next));
   });
 });
