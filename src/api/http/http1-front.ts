@@ -57,6 +57,8 @@ export class Http1Front {
   /** The keep-alive headers for #keepAliveMs (the server's setting, read when it changes). */
   #keepAliveHeaders = "";
   #keepAliveMs = -1;
+  #tailDate = "";
+  #tail = "";
   #sweepTimer: NodeJS.Timeout | null = null;
   #closing = false;
   #handedOverCount = 0;
@@ -223,16 +225,29 @@ export class Http1Front {
 
   /** The head node:http's answers would carry, for a status and the fast path's headers. */
   answerHead(statusCode: number, headers: readonly string[], closes: boolean): string {
-    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? "unknown"}\r\n`;
+    let head = statusLine(statusCode);
     let named = false;
     for (let index = 0; index < headers.length; index += 2) {
       const name = headers[index] as string;
       head += `${name}: ${headers[index + 1]}\r\n`;
       if (name === "connection") named = true;
     }
-    head += `Date: ${utcDate()}\r\n`;
-    if (!named) head += closes ? "Connection: close\r\n" : this.#keepAlive();
-    return `${head}\r\n`;
+    if (named) return `${head}Date: ${utcDate()}\r\n\r\n`;
+    if (closes) return `${head}Date: ${utcDate()}\r\nConnection: close\r\n\r\n`;
+    return head + this.#keptAliveTail();
+  }
+
+  /**
+   * Date, the keep-alive headers and the empty line, as one string made once per second: most
+   * answers end with it.
+   */
+  #keptAliveTail(): string {
+    const date = utcDate();
+    if (date !== this.#tailDate || this.#server.keepAliveTimeout !== this.#keepAliveMs) {
+      this.#tailDate = date;
+      this.#tail = `Date: ${date}\r\n${this.#keepAlive()}\r\n`;
+    }
+    return this.#tail;
   }
 
   /** What node:http writes for a kept-alive connection, for the server's keepAliveTimeout. */
@@ -407,6 +422,18 @@ class FrontExchange implements TakenRequest {
     front.flush(connection);
     return true;
   }
+}
+
+const statusLines: string[] = [];
+
+/** `HTTP/1.1 <code> <reason>\r\n` with node:http's reason phrase (made once per code). */
+function statusLine(statusCode: number): string {
+  let line = statusLines[statusCode];
+  if (line === undefined) {
+    line = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? "unknown"}\r\n`;
+    statusLines[statusCode] = line;
+  }
+  return line;
 }
 
 let dateSeconds = -1;
