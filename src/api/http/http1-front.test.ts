@@ -9,6 +9,7 @@
 // are byte for byte node:http's and fastify's is fast-path.test.ts's job.)
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { createServer } from "node:http";
 import { connect, type Socket } from "node:net";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,7 +21,8 @@ import {
 } from "../../constants.ts";
 import { must } from "../../stdx/index.ts";
 import { fastPathOf } from "./app.ts";
-import type { Http1Front } from "./http1-front.ts";
+import type { FastPath, TakenRequest } from "./fast-path.ts";
+import { Http1Front } from "./http1-front.ts";
 import { type Harness, openHarness } from "./test-support.ts";
 
 async function withServer(
@@ -108,6 +110,47 @@ test("a pipeline deeper than the limit is answered whole and in order", async ()
     assert.deepEqual(answered, ids);
     assert.equal(front.handedOverCount, 0);
   });
+});
+
+test("requests buffered behind a full pipeline are read once it has room", async () => {
+  // A stub fast path holds every answer until the test gives it, so that the pipeline is
+  // full exactly when the next requests are already buffered.
+  const taken: { exchange: TakenRequest; body: string }[] = [];
+  const stub = {
+    routeFor: () => ({}),
+    taken: () => 0,
+    answer: (exchange: TakenRequest, body: string) => taken.push({ exchange, body }),
+  };
+  const server = createServer(() => assert.fail("nothing goes to node:http"));
+  new Http1Front(server, stub as unknown as FastPath);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  assert.ok(typeof address === "object" && address !== null);
+  try {
+    const request = (body: string) =>
+      "POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const small = Array.from({ length: HTTP_PIPELINE_DEPTH_MAX - 1 }, (_, index) => `"s${index}"`);
+    // The request that fills the pipeline is large and arrives in two pieces; the one after it
+    // is small and arrives with the second piece.
+    const big = request(`"${"b".repeat(3000)}"`);
+    const client = await open(address.port);
+    client.socket.write(small.map(request).join("") + big.slice(0, 200));
+    await until(() => taken.length === small.length, "the small requests");
+    client.socket.write(big.slice(200) + request('"last"'));
+    await until(() => taken.length === HTTP_PIPELINE_DEPTH_MAX, "a full pipeline");
+    await sleep(20);
+    assert.equal(taken.length, HTTP_PIPELINE_DEPTH_MAX, "nothing taken beyond the limit");
+    for (const { exchange, body } of taken.splice(0)) {
+      exchange.deliver(200, ["content-length", String(Buffer.byteLength(body))], body);
+    }
+    await until(() => taken.length === 1, "the request that waited behind the pipeline");
+    assert.equal(taken[0]?.body, '"last"');
+    client.socket.destroy();
+  } finally {
+    server.close();
+  }
 });
 
 test("a request still partial after the slow-request time goes to node:http", async () => {

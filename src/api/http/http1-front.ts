@@ -144,6 +144,9 @@ export class Http1Front {
     const buffer =
       chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, connection.bufferedBytes);
     let offset = 0;
+    // Set again below only when a body is still arriving; a stale value would keep requests
+    // already buffered from being read once the pipeline has room again.
+    connection.neededBytes = 0;
     while (offset < buffer.length && connection.state === "reading") {
       if (connection.queue.length >= HTTP_PIPELINE_DEPTH_MAX) {
         this.#pause(connection, PAUSED_PIPELINE);
@@ -155,7 +158,6 @@ export class Http1Front {
           this.#keepAndHandOver(connection, buffer.subarray(offset));
           return;
         }
-        connection.neededBytes = 0;
         break;
       }
       const head = readHotHead(buffer, offset, headEnd);
