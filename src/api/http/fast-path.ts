@@ -18,8 +18,10 @@
 //     Content-Encoding or Accept-Version header is taken; anything else (oversized bodies, empty
 //     bodies, other media types, query strings, chunked bodies) is left to fastify, decided from
 //     the headers alone, before a byte of the body is read;
-//   - on node:http, per request it allocates one Exchange and two promise callbacks: the body
-//     listeners are shared functions that find their Exchange through the request;
+//   - per request it allocates one exchange (Exchange on node:http, the front's FrontExchange),
+//     which is also the route's AnswerSink: no promise of its own between the shard's answer
+//     and the response; on node:http the body listeners are shared functions that find their
+//     Exchange through the request;
 //   - the body is parsed as fastify's own JSON parser (secure-json-parse) parses it: a
 //     __proto__ or constructor.prototype key is refused as fastify refuses it (plainJson below
 //     skips that parser only where it cannot differ from JSON.parse), validated by the route's
@@ -45,7 +47,7 @@ import {
 import { HTTP_BODY_BYTES_MAX } from "../../constants.ts";
 import { assert, must } from "../../stdx/index.ts";
 import { handleFailure } from "./errors.ts";
-import { type HotRoute, validationIssues } from "./hot-routes.ts";
+import { type AnswerSink, type HotRoute, validationIssues } from "./hot-routes.ts";
 import { Http1Front } from "./http1-front.ts";
 import type { RouteAnswer } from "./replies.ts";
 
@@ -256,17 +258,17 @@ export class FastPath {
       this.fail(exchange, validationError(issues), false);
       return;
     }
-    let answer: Promise<RouteAnswer>;
     try {
-      answer = route.answer(body);
+      route.answer(body, exchange);
     } catch (error) {
+      // Thrown before the route called the sink (the hot routes' refusals of their input).
       this.fail(exchange, error, false);
-      return;
     }
-    answer.then(
-      (answered) => this.#send(exchange, answered.statusCode, answered.payload),
-      (error: unknown) => this.fail(exchange, error, false),
-    );
+  }
+
+  /** A route's answer for a taken request (its AnswerSink.answered). */
+  answered(exchange: TakenRequest, answer: RouteAnswer): void {
+    this.#send(exchange, answer.statusCode, answer.payload);
   }
 
   #send(exchange: TakenRequest, statusCode: number, payload: unknown): void {
@@ -335,7 +337,7 @@ export interface HotHead {
 }
 
 /** A request the fast path took, as its transport (node:http or the front) carries it. */
-export interface TakenRequest {
+export interface TakenRequest extends AnswerSink {
   readonly prepared: PreparedRoute;
   /** performance.now() at arrival, when there is an observer to report the latency to. */
   readonly startedMs: number;
@@ -401,6 +403,14 @@ class Exchange implements TakenRequest {
       response.end(text);
     }
     return true;
+  }
+
+  answered(answer: RouteAnswer): void {
+    this.fastPath.answered(this, answer);
+  }
+
+  failed(error: unknown): void {
+    this.fastPath.fail(this, error, false);
   }
 
   bodyText(): string {

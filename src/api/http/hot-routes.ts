@@ -8,13 +8,16 @@
 // the same answer function, and serializers compiled by the same compiler from the same
 // response schemas, so they cannot drift apart on validation or on what they answer.
 //
-// Guarantees: `answer` is only called with a body that passed `validate`; it resolves with the
-// status and the payload that the route's response schema for that status serializes (or
-// JSON.stringify when the route has no schema for it, as fastify does), and it throws or
-// rejects with what the error handler translates (errors.ts), exactly like a route handler.
+// Guarantees: `answer` is only called with a body that passed `validate`; it answers its sink
+// once with the status and the payload that the route's response schema for that status
+// serializes (or JSON.stringify when the route has no schema for it, as fastify does), or
+// throws or fails with what the error handler translates (errors.ts), exactly like a route
+// handler.
 import { TypeBoxValidatorCompiler } from "@fastify/type-provider-typebox";
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from "fastify";
 import type { TSchema } from "typebox";
+import type { CommandResult, LogCommand } from "../../engine/index.ts";
+import type { Shard } from "../../shard/index.ts";
 import { assert } from "../../stdx/index.ts";
 import type { HttpApp } from "./app.ts";
 import type { RouteAnswer } from "./replies.ts";
@@ -29,15 +32,54 @@ export interface HotRoute {
   readonly response: Readonly<Record<number, TSchema>>;
   /** The body validator both paths call (compiled once). */
   readonly validate: BodyValidator;
-  /** Answers a body that passed `validate`; may throw or reject like a route handler. */
-  answer(body: unknown): Promise<RouteAnswer>;
+  /**
+   * Answers a body that passed `validate` through `sink`, exactly once; may also throw, before
+   * it has called the sink, what a route handler would throw.
+   */
+  answer(body: unknown, sink: AnswerSink): void;
+}
+
+/**
+ * Where a hot route's answer goes: exactly one call, of one of the two. The fast path's
+ * requests are their own sinks (no promise per request); the fastify route wraps a promise.
+ */
+export interface AnswerSink {
+  answered(answer: RouteAnswer): void;
+  /** What the error handler translates (errors.ts), as a route handler's throw. */
+  failed(error: unknown): void;
+}
+
+/**
+ * The hot routes' common tail: submits one command, then answers `sink` with
+ * `toAnswer(results)`, or with what it throws, or with the submission's failure.
+ */
+export function submitOne<C extends LogCommand>(
+  shard: Shard,
+  command: C,
+  sink: AnswerSink,
+  toAnswer: (command: C, results: readonly CommandResult[]) => RouteAnswer,
+): void {
+  // submitMany of one rather than submit: one promise less per request on the hot path.
+  shard.submitMany([command]).then(
+    (results) => {
+      let answer: RouteAnswer;
+      try {
+        answer = toAnswer(command, results);
+      } catch (error) {
+        sink.failed(error);
+        return;
+      }
+      sink.answered(answer);
+    },
+    (error: unknown) => sink.failed(error),
+  );
 }
 
 export interface HotRouteSpec {
   readonly url: string;
   readonly body: TSchema;
   readonly response: Readonly<Record<number, TSchema>>;
-  answer(body: unknown): Promise<RouteAnswer>;
+  answer(body: unknown, sink: AnswerSink): void;
 }
 
 export function hotRoute(spec: HotRouteSpec): HotRoute {
@@ -74,7 +116,9 @@ export function registerHotRoute(app: HttpApp, route: HotRoute, docs: RouteDocs)
       validatorCompiler: () => route.validate,
     },
     async (request, reply) => {
-      const answer = await route.answer(request.body);
+      const answer = await new Promise<RouteAnswer>((resolve, reject) =>
+        route.answer(request.body, { answered: resolve, failed: reject }),
+      );
       reply.code(answer.statusCode);
       return answer.payload;
     },

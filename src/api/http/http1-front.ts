@@ -43,6 +43,7 @@ import {
 import { assert } from "../../stdx/index.ts";
 import type { FastPath, PreparedRoute, TakenRequest } from "./fast-path.ts";
 import { readHotHead } from "./http1-head.ts";
+import type { RouteAnswer } from "./replies.ts";
 
 type ConnectionListener = (this: Server, socket: Socket) => void;
 
@@ -172,7 +173,8 @@ export class Http1Front {
         connection.neededBytes = bodyEnd - offset;
         break;
       }
-      const exchange = new FrontExchange(connection, prepared, this.#fastPath.taken());
+      const fastPath = this.#fastPath;
+      const exchange = new FrontExchange(fastPath, connection, prepared, fastPath.taken());
       connection.queue.push(exchange);
       this.#fastPath.answer(exchange, buffer.toString("utf8", bodyStart, bodyEnd));
       offset = bodyEnd;
@@ -398,6 +400,7 @@ class FrontConnection {
 
 /** One request the front took, from its head to its answer. */
 class FrontExchange implements TakenRequest {
+  readonly fastPath: FastPath;
   readonly connection: FrontConnection;
   readonly prepared: PreparedRoute;
   readonly startedMs: number;
@@ -405,10 +408,24 @@ class FrontExchange implements TakenRequest {
   wire: string | null = null;
   closesConnection = false;
 
-  constructor(connection: FrontConnection, prepared: PreparedRoute, startedMs: number) {
+  constructor(
+    fastPath: FastPath,
+    connection: FrontConnection,
+    prepared: PreparedRoute,
+    startedMs: number,
+  ) {
+    this.fastPath = fastPath;
     this.connection = connection;
     this.prepared = prepared;
     this.startedMs = startedMs;
+  }
+
+  answered(answer: RouteAnswer): void {
+    this.fastPath.answered(this, answer);
+  }
+
+  failed(error: unknown): void {
+    this.fastPath.fail(this, error, false);
   }
 
   deliver(statusCode: number, headers: string[], text: string): boolean {

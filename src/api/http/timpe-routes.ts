@@ -24,7 +24,13 @@ import type { Shard } from "../../shard/index.ts";
 import { must } from "../../stdx/index.ts";
 import type { HttpApp } from "./app.ts";
 import { badInput, HttpError, notFound, resultMessage } from "./errors.ts";
-import { type HotRoute, hotRoute, registerHotRoute } from "./hot-routes.ts";
+import {
+  type AnswerSink,
+  type HotRoute,
+  hotRoute,
+  registerHotRoute,
+  submitOne,
+} from "./hot-routes.ts";
 import { parseTimpeAmount } from "./input.ts";
 import { liveEngine } from "./live-engine.ts";
 import { randomUuid } from "./random-uuid.ts";
@@ -184,7 +190,7 @@ function registerTransactionRoutes(app: HttpApp, shard: Shard): HotRoute[] {
       url,
       body: TimpeTransferBody,
       response: timpeTransferReplies,
-      answer: (body) => createTimpeTransfer(shard, body as TimpeTransfer, pending),
+      answer: (body, sink) => createTimpeTransfer(shard, body as TimpeTransfer, pending, sink),
     });
     registerHotRoute(app, route, { tags, summary });
     routes.push(route);
@@ -217,12 +223,13 @@ interface TimpeTransfer {
   readonly id?: string;
 }
 
-/** Throws a refusal synchronously; otherwise the answer once the transfer is applied. */
+/** Throws a refusal synchronously; otherwise answers `sink` once the transfer is applied. */
 function createTimpeTransfer(
   shard: Shard,
   body: TimpeTransfer,
   pending: boolean,
-): Promise<RouteAnswer> {
+  sink: AnswerSink,
+): void {
   const amount = parseTimpeAmount(body.amount);
   const id = body.id ?? randomUuid();
   // A client id seen before goes straight to the engine, which answers with its first outcome.
@@ -239,10 +246,9 @@ function createTimpeTransfer(
     timeoutMs: 0,
     origin: "timpe",
   };
-  // submitMany of one rather than submit: one promise less per request on the hot path.
-  return shard
-    .submitMany([command])
-    .then((results) => timpeTransferAnswer(shard.engine, command, results));
+  submitOne(shard, command, sink, (submitted, results) =>
+    timpeTransferAnswer(shard.engine, submitted, results),
+  );
 }
 
 function timpeTransferAnswer(
