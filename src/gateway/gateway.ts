@@ -15,7 +15,8 @@
 // Guarantees: a write request becomes exactly one submitMany call (one frame, one
 // admission decision); operation i of the request is command i and result i. A refusal
 // (OVERLOADED, SHUTTING_DOWN, STORAGE) rejects the returned promise with that TxgridError
-// and nothing of the request was executed. No await per operation: one promise per request.
+// and nothing of the request was executed. No await per operation: one promise per request
+// (none on the TCP connection's CREATE_TRANSFERS path: submitTransferCommandsWith's callbacks).
 import type { Command, CommandResult, Engine, LogCommand } from "../engine/index.ts";
 import {
   type AccountsReply,
@@ -176,6 +177,20 @@ export function submitTransferCommands(
   commands: readonly LogCommand[],
 ): Promise<ResultsReply> {
   return shard.submitMany(commands).then((results) => resultsOf(results, false));
+}
+
+/**
+ * submitTransferCommands with callbacks (Shard.submitWith), for the TCP connection: no promise
+ * between the shard's answer and the reply's encoding. One of them is called, once, and never
+ * during this call.
+ */
+export function submitTransferCommandsWith(
+  shard: Shard,
+  commands: readonly LogCommand[],
+  onReply: (reply: ResultsReply) => void,
+  onRefusal: (error: unknown) => void,
+): void {
+  shard.submitWith(commands, (results) => onReply(resultsOf(results, false)), onRefusal);
 }
 
 /** Like submitTransferCommands on the body's commands; a malformed body rejects (DECODE). */

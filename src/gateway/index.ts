@@ -10,6 +10,7 @@ export {
   requestCommands,
   resultsReply,
   submitTransferCommands,
+  submitTransferCommandsWith,
   submitTransferList,
   submitWrite,
   transferListCommands,

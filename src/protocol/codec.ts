@@ -2,8 +2,10 @@
 // byte tables). Hand-written DataView code, checked field by field against LAYOUTS by
 // version.test.ts.
 //
-// Encoding measures the frame first, allocates it once at its exact size and fills it; the
-// result is a fresh Uint8Array that the caller owns (a socket may hold it until flushed).
+// Encoding measures the frame first, takes zeroed bytes of its exact size once and fills them;
+// the caller owns the result's bytes (a socket may hold it until flushed). Small frames are
+// cut from a shared slab (zeroedFrame), so a frame's `.buffer` may hold other frames: read it
+// through byteOffset and length, as everything here does.
 // Bad contents throw TxgridError: BAD_REQUEST for a malformed field (an invalid id, an
 // integer out of range, a string with a lone surrogate), LIMIT_EXCEEDED for a count or size
 // above a named limit. A bad request id is a programmer error and fails an assertion.
@@ -120,14 +122,38 @@ function badRequest(message: string): TxgridError {
 // Encoding
 
 /** Writes fields at increasing offsets into a buffer sized exactly by measureBody. */
+/** Frames up to this size come from the shared slab; larger ones get their own buffer. */
+const SLAB_FRAME_BYTES_MAX = 1024;
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabOffset = 0;
+
+/**
+ * `byteCount` zero bytes for one frame. Small frames (a reply to one transfer, a request of a
+ * few) are cut from a zeroed slab whose bytes are handed out once and never written again: a
+ * fresh ArrayBuffer per frame (and the DataView over it, which moves a small array's bytes
+ * off V8's heap) cost more than the rest of the encoding, once per request and once per
+ * reply. A slab lives as long as any frame cut from it, as Node's own Buffer pool does.
+ */
+function zeroedFrame(byteCount: number): Uint8Array {
+  if (byteCount > SLAB_FRAME_BYTES_MAX) return new Uint8Array(byteCount);
+  if (slabOffset + byteCount > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabOffset = 0;
+  }
+  const start = slabOffset;
+  slabOffset = start + byteCount;
+  return slab.subarray(start, slabOffset);
+}
+
 class FrameWriter {
   readonly bytes: Uint8Array;
   readonly view: DataView;
   offset = 0;
 
   constructor(frameBytes: number) {
-    this.bytes = new Uint8Array(frameBytes);
-    this.view = new DataView(this.bytes.buffer);
+    this.bytes = zeroedFrame(frameBytes);
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, frameBytes);
   }
 
   u8(value: number): void {
@@ -564,8 +590,8 @@ export function encodeTransferListFrame(requestId: number, body: Uint8Array): Ui
       `a body of ${body.length} bytes exceeds BODY_BYTES_MAX (${BODY_BYTES_MAX})`,
     );
   }
-  const bytes = new Uint8Array(HEADER_BYTES + body.length);
-  const view = new DataView(bytes.buffer);
+  const bytes = zeroedFrame(HEADER_BYTES + body.length);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   writeHeader(view, MessageKind.CREATE_TRANSFERS, body.length, requestId);
   bytes.set(body, HEADER_BYTES);
   view.setUint32(HeaderOffset.checksum, checksum(bytes, CHECKSUM_START), true);

@@ -147,7 +147,11 @@ test("garbage fails as soon as 32 bytes are in", () => {
 
 test("a hostile length fails on its header, before any body byte is kept", () => {
   const bytes = encodeFrame(1, { kind: MessageKind.PING });
-  new DataView(bytes.buffer).setUint32(HeaderOffset.bodyBytes, BODY_BYTES_MAX + 1, true);
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(
+    HeaderOffset.bodyBytes,
+    BODY_BYTES_MAX + 1,
+    true,
+  );
   const decoder = new FrameDecoder();
   decoder.push(bytes);
   assert.equal(decoder.bufferedBytes, 0);
@@ -159,7 +163,11 @@ test("a hostile length fails on its header, before any body byte is kept", () =>
 test("frames before a bad frame come out first; then the error, every time", () => {
   const good = encodeFrame(1, { kind: MessageKind.PING });
   const wrongVersion = encodeFrame(2, { kind: MessageKind.PING });
-  new DataView(wrongVersion.buffer).setUint16(HeaderOffset.version, 2, true);
+  new DataView(wrongVersion.buffer, wrongVersion.byteOffset).setUint16(
+    HeaderOffset.version,
+    2,
+    true,
+  );
   const corrupt = encodeFrame(3, { kind: MessageKind.LOOKUP_ACCOUNTS, ids: ["a", "b"] });
   corrupt[corrupt.length - 1] = 0x41;
   for (const [bad, code] of [

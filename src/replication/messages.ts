@@ -154,6 +154,18 @@ function putBytes(frame: Buffer, at: number, bytes: Uint8Array): number {
   return at + 4 + bytes.length;
 }
 
+let lastId = "";
+let lastIdBytes = Buffer.alloc(0);
+
+/** A sender id's UTF-8 bytes; a node sends with its own id only, so one is kept (per frame). */
+function idBytes(id: string): Buffer {
+  if (id !== lastId) {
+    lastIdBytes = Buffer.from(id, "utf8");
+    lastId = id;
+  }
+  return lastIdBytes;
+}
+
 /**
  * Encodes one message as a whole frame (bytes the caller owns). Sized exactly up front and
  * written into one buffer from Node's pool when small: a frame is built for every batch
@@ -161,7 +173,7 @@ function putBytes(frame: Buffer, at: number, bytes: Uint8Array): number {
  * copy, as before) cost more than the rest of the encoding on this project's VM.
  */
 export function encodeReplicationFrame(message: ReplicationMessage): Uint8Array {
-  const id = Buffer.from(message.from, "utf8");
+  const id = idBytes(message.from);
   const bytes = REPLICATION_HEADER_BYTES + 4 + id.length + bodyBytesAfterId(message);
   if (bytes > REPLICATION_FRAME_BYTES_MAX) {
     throw limitError(`replication frame of ${bytes} bytes is over the limit`);

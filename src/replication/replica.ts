@@ -210,6 +210,8 @@ export class Replica implements ShardReplication {
   #chain: Promise<void> = Promise.resolve();
   /** The last marks save or reset: appends are handed to the log only after it. */
   #appendsAfter: Promise<void> = Promise.resolve();
+  /** #appendsAfter has fulfilled: appends go to the log at once, without a hop through it. */
+  #appendsReady = true;
   #ackMs = 0;
   #ackedDurable = -1;
   /**
@@ -343,13 +345,22 @@ export class Replica implements ShardReplication {
     for (const peer of this.#peers.values()) this.#pump(peer);
   }
 
+  whenReplicated(lsn: number, resolve: () => void, reject: (error: unknown) => void): void {
+    if (!this.#acting) {
+      const error = this.#unknownOutcome("the primary stepped down");
+      queueMicrotask(() => reject(error));
+      return;
+    }
+    assert(this.#waiters.length === 0 || (this.#waiters.at(-1) as Waiter).lsn < lsn, "order");
+    this.#waiters.push({ lsn, resolve, reject });
+    // Never answered during the call (the contract): an entry already on every replica, as
+    // with no standby in the epoch, is answered a microtask later.
+    if (this.#everyReplicaHas(lsn)) queueMicrotask(() => this.#advance());
+  }
+
+  /** whenReplicated as a promise (tests, tools). */
   replicated(lsn: number): Promise<void> {
-    if (!this.#acting) return Promise.reject(this.#unknownOutcome("the primary stepped down"));
-    return new Promise((resolve, reject) => {
-      assert(this.#waiters.length === 0 || (this.#waiters.at(-1) as Waiter).lsn < lsn, "order");
-      this.#waiters.push({ lsn, resolve, reject });
-      this.#advance();
-    });
+    return new Promise((resolve, reject) => this.whenReplicated(lsn, resolve, reject));
   }
 
   // ---- the network ----
@@ -546,7 +557,7 @@ export class Replica implements ShardReplication {
         this.#event({ kind: "error", context: "promote", error });
         this.#stepDown("the epoch mark could not be saved", ErrorCode.STORAGE);
       });
-    this.#appendsAfter = this.#chain;
+    this.#holdAppends(this.#chain);
   }
 
   #stepDown(reason: string, code: ErrorCode): void {
@@ -965,7 +976,7 @@ export class Replica implements ShardReplication {
       const marks = [...this.#marks.marks];
       // Not saved: no entry of the epoch is appended (each reports the failure).
       const saved = this.#chain.then(() => log.saveMarks(marks));
-      this.#appendsAfter = saved;
+      this.#holdAppends(saved);
       this.#chain = saved.catch((error: unknown) =>
         this.#event({ kind: "error", context: "epoch marks", error }),
       );
@@ -982,13 +993,30 @@ export class Replica implements ShardReplication {
   #appendGroup(group: readonly Entry[]): void {
     if (group.length === 0) return;
     const log = this.#log as ReplicaLog;
-    const appended = this.#appendsAfter
-      .then(() => Promise.all(group.map((entry) => log.append(entry.lsn, entry.payload))))
-      .then(
-        () => this.#ackDurable(),
-        (error: unknown) => this.#event({ kind: "error", context: "append", error }),
-      );
-    this.#chain = Promise.all([this.#chain, appended]).then(() => undefined);
+    const handOver = (): Promise<unknown> =>
+      group.length === 1
+        ? log.append((group[0] as Entry).lsn, (group[0] as Entry).payload)
+        : Promise.all(group.map((entry) => log.append(entry.lsn, entry.payload)));
+    // With no marks save or reset pending (nearly always), the entries go to the log in this
+    // very call: the shard logs them right after it (a microtask), in the ack's turn.
+    const appended = (this.#appendsReady ? handOver() : this.#appendsAfter.then(handOver)).then(
+      () => this.#ackDurable(),
+      (error: unknown) => this.#event({ kind: "error", context: "append", error }),
+    );
+    // Neither ever rejects, so this settles once both did, as a Promise.all of them would.
+    this.#chain = this.#chain.then(() => appended);
+  }
+
+  /** Later appends wait for `after` (a marks save or a reset), and are skipped if it fails. */
+  #holdAppends(after: Promise<void>): void {
+    this.#appendsAfter = after;
+    this.#appendsReady = false;
+    after.then(
+      () => {
+        if (this.#appendsAfter === after) this.#appendsReady = true;
+      },
+      () => undefined,
+    );
   }
 
   /**
@@ -1025,7 +1053,7 @@ export class Replica implements ShardReplication {
         },
         (error: unknown) => this.#event({ kind: "error", context: "reset", error }),
       );
-    this.#appendsAfter = this.#chain;
+    this.#holdAppends(this.#chain);
   }
 
   #resync(): void {

@@ -4,7 +4,8 @@
 //
 //   'data' ──► FrameDecoder ──► pump: pull frames while below the in-flight limits
 //                                  ├─ read (PING, LOOKUP_*) ──► answered at once
-//                                  └─ write ──► submitWrite (one shard.submitMany) ──► later
+//                                  └─ write ──► one shard submission (CREATE_TRANSFERS: its
+//                                               callbacks, others: submitMany) ──► later
 //   replies ──► cork on the first write of a tick, uncork on the next tick: every reply of
 //               one tick leaves in one writev
 //
@@ -31,7 +32,7 @@ import type { LogCommand } from "../engine/index.ts";
 import {
   answerRead,
   isWriteRequest,
-  submitTransferCommands,
+  submitTransferCommandsWith,
   submitWrite,
   transferListCommands,
   type WriteRequest,
@@ -224,14 +225,12 @@ export class TcpConnection {
     const counters = this.#counters;
     counters.inflightRequestsPeak = Math.max(counters.inflightRequestsPeak, this.#inflightRequests);
     counters.inflightBytesPeak = Math.max(counters.inflightBytesPeak, this.#inflightBytes);
-    const replied =
-      commands !== null
-        ? submitTransferCommands(this.#shard, commands)
-        : submitWrite(this.#shard, request as WriteRequest);
-    replied.then(
-      (reply) => this.#answered(requestId, bytes, reply),
-      (error: unknown) => this.#answered(requestId, bytes, refusal(error)),
-    );
+    const onReply = (reply: Message) => this.#answered(requestId, bytes, reply);
+    const onRefusal = (error: unknown) => this.#answered(requestId, bytes, refusal(error));
+    // The hot request takes the shard's callbacks: no promise hop between the batch's answer
+    // and this reply (docs/benchmarks.md, "Replicated c=1 on one CPU").
+    if (commands !== null) submitTransferCommandsWith(this.#shard, commands, onReply, onRefusal);
+    else submitWrite(this.#shard, request as WriteRequest).then(onReply, onRefusal);
   }
 
   #answered(requestId: number, bytes: number, reply: Message): void {

@@ -1,7 +1,7 @@
 // What the executor needs from a log. The WAL (src/wal) is the durable implementation;
 // MemoryJournal keeps nothing and serves in-memory shards (tests, `dir: null`). The
-// in-memory journal still yields to the event loop on every flush, so batching behaves
-// as it does with a disk.
+// in-memory journal's flush still settles a promise (a microtask) as the disk's does, and its
+// writeNow() succeeds as the disk's does outside a segment change.
 
 export interface Journal {
   readonly lsnLast: number;
@@ -9,6 +9,8 @@ export interface Journal {
   append(payload: Uint8Array): number;
   /** `background`: the fdatasync may run off the event loop (src/wal/writer.ts). */
   flush(sync: boolean, background?: boolean): Promise<void>;
+  /** flush(false) done synchronously when it can be (src/wal/writer.ts); false: use flush. */
+  writeNow(): boolean;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,10 @@ export class MemoryJournal implements Journal {
   flush(sync: boolean): Promise<void> {
     void sync;
     return Promise.resolve();
+  }
+
+  writeNow(): boolean {
+    return true;
   }
 
   close(): Promise<void> {

@@ -1,7 +1,9 @@
 // Goal: the executor's contract. Concurrent submissions share batches (group commit);
 // a full queue refuses with OVERLOADED instead of growing; close() answers everything that
 // was admitted and refuses the rest; pending transfers expire through a logged tick when
-// their deadline timer fires, with no request arriving. Method: in-memory shards (dir null),
+// their deadline timer fires, with no request arriving; submitWith's callbacks come once and
+// never during the call, and what they submit waits a turn like any new batch. Method:
+// in-memory shards (dir null),
 // and a manual clock with hand-fired timers where time matters.
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -179,4 +181,53 @@ test("a failed snapshot is reported and the shard keeps serving", async () => {
   assert.ok(shard.status().snapshotLsn > 0);
   assert.ok(!shard.status().failed);
   await shard.close();
+});
+
+test("submitWith: what an answer's callback submits waits the turn every batch gets", async () => {
+  // The TCP connection submits with callbacks, and they run inside the executor's answers.
+  // What a callback submits must still wait one event-loop turn before its batch is cut (as it
+  // did when answers were promise hops away): else it was cut at once, alone, ahead of the
+  // requests of that turn (the setImmediate stands in for another connection's request).
+  const shard = await Shard.open({ dir: null, fsyncPolicy: "lazy" });
+  await shard.submitMany([account("a", 1_000n), account("b", 0n)]);
+  const batchesBefore = shard.status().batchCount;
+  const rounds = 5;
+  await new Promise<void>((resolve, reject) => {
+    let round = 0;
+    const onAnswer = (): void => {
+      round++;
+      if (round === rounds) {
+        resolve();
+        return;
+      }
+      shard.submitWith([transfer(`c${round}`, 1n)], onAnswer, reject);
+      setImmediate(() => shard.submitWith([transfer(`i${round}`, 1n)], () => undefined, reject));
+    };
+    shard.submitWith([transfer("c0", 1n)], onAnswer, reject);
+  });
+  assert.equal(shard.engine.account("b")?.balance, BigInt(2 * rounds - 1));
+  const batches = shard.status().batchCount - batchesBefore;
+  assert.equal(batches, rounds, `${rounds} rounds took ${batches} batches`);
+  await shard.close();
+});
+
+test("submitWith calls back once, never during the call, also when it refuses", async () => {
+  const shard = await Shard.open({ dir: null, fsyncPolicy: "lazy" });
+  const calls: string[] = [];
+  shard.submitWith(
+    [account("a", 0n)],
+    (results) => calls.push(`ok ${results.length}`),
+    () => calls.push("refused"),
+  );
+  assert.equal(calls.length, 0);
+  await shard.close();
+  assert.deepEqual(calls, ["ok 1"]);
+  shard.submitWith(
+    [account("b", 0n)],
+    () => calls.push("ok"),
+    (error) => calls.push(isTxgridError(error, ErrorCode.SHUTTING_DOWN) ? "closing" : "other"),
+  );
+  assert.deepEqual(calls, ["ok 1"]);
+  await Promise.resolve();
+  assert.deepEqual(calls, ["ok 1", "closing"]);
 });

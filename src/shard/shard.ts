@@ -20,7 +20,9 @@
 // Starting a batch: the executor lets one more event-loop turn of requests join before
 // cutting the next batch.
 //   lazy    answered once written to the OS (survives a process crash); fdatasync at most
-//           LAZY_FSYNC_INTERVAL_MS later, so a power loss can lose that window.
+//           LAZY_FSYNC_INTERVAL_MS later, so a power loss can lose that window. The write is
+//           synchronous (Journal.writeNow), so the batch is logged, applied and answered in one
+//           go, without a promise between the steps.
 // A failed write or fdatasync is fatal for the shard: the batch is answered with STORAGE,
 // nothing of it is applied, and every later submission is refused until a restart recovers
 // from the log (what the disk really holds is unknown after a failed fsync).
@@ -29,9 +31,10 @@
 // without it (N=1) the path above is unchanged. With it, a replica that is not primary refuses
 // submissions and logs no ticks; the primary hands every appended batch to the hook (shipped
 // to the standbys while the local flush runs) and answers a batch only when the hook says
-// every replica has it; a standby logs and applies the primary's batches through
-// applyReplicated(), and resetToSnapshot() replaces its state when it cannot catch up from
-// the log (or its log diverged).
+// every replica has it (whenReplicated's callback); a standby logs and applies the primary's
+// batches through applyReplicated(), right after the callback that received them (a
+// microtask, not an event-loop turn), and resetToSnapshot() replaces its state when it cannot
+// catch up from the log (or its log diverged).
 import { join } from "node:path";
 import {
   BATCH_COMMANDS_MAX,
@@ -93,9 +96,13 @@ export interface ShardReplication {
   writeRefusal(): TxgridError | null;
   /** A batch was appended to the log at `lsn`; `payload` is valid during the call only. */
   appended(lsn: number, payload: Uint8Array): void;
-  /** Settles once the batch at `lsn` may be answered: resolves when every replica of the
-   * epoch has it, rejects when that can no longer be known (lease gone, stepped down). */
-  replicated(lsn: number): Promise<void>;
+  /**
+   * Calls `resolve` once the batch at `lsn` may be answered (every replica of the epoch has
+   * it), or `reject` when that can no longer be known (lease gone, stepped down); exactly one
+   * of them, once, never during this call. Callbacks, not a promise: this is on every
+   * replicated answer's path, and each promise reaction is one more hop there.
+   */
+  whenReplicated(lsn: number, resolve: () => void, reject: (error: unknown) => void): void;
 }
 
 export type ShardEvent =
@@ -151,6 +158,7 @@ type ReplicatedRecord = (
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 };
+type ReplicatedBatch = Extract<ReplicatedRecord, { kind: "batch" }>;
 
 /**
  * A batch written to the log and being made durable: applied and answered (in lsn order) once
@@ -164,8 +172,11 @@ interface LoggedBatch {
   readonly weight: number;
   readonly payloadBytes: number;
   readonly startedMs: number;
-  /** Settles with null once the flush returned, or with the flush's error. */
-  readonly flushed: Promise<unknown>;
+  /**
+   * Settles with null once the flush returned, or with the flush's error; null when the batch
+   * was written at once (fsync=lazy, Journal.writeNow) and nothing is left to wait for.
+   */
+  readonly flushed: Promise<unknown> | null;
   /** Called once: with the batch's results once applied, or with null if it failed. */
   readonly settle: (results: CommandResult[] | null, lsn: number) => void;
 }
@@ -223,6 +234,14 @@ export class Shard {
   #inFlight: LoggedBatch | null = null;
   /** Timestamp of the last batch logged (the engine's lags by the batch in flight). */
   #timestampLoggedMs = 0;
+  /** A batch's answers are being delivered (#applyLogged): callbacks may submit more. */
+  #answering = false;
+  /**
+   * Submissions arrived from within a batch's answers (submitWith's callbacks run there, not a
+   * few promise hops later): they get the event-loop turn every new batch gets before it is
+   * cut (#kick), instead of being cut at once, alone, by the running executor.
+   */
+  #answersSubmitted = false;
 
   private constructor(
     options: ShardOptions,
@@ -316,10 +335,37 @@ export class Shard {
     const weight = weightOf(commands);
     const refusal = this.#refusal(weight);
     if (refusal !== null) return Promise.reject(refusal);
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ commands, weight, resolve, reject });
-      this.#kick();
-    });
+    return new Promise((resolve, reject) => this.#enqueue({ commands, weight, resolve, reject }));
+  }
+
+  /**
+   * submitMany with callbacks instead of a promise, for the binary protocol's hot path (a
+   * promise and its reactions per request were hops of their own on the answer's path).
+   * Exactly one callback is called, once, and never during this call: a refusal is reported
+   * in a microtask, as a rejected promise would be.
+   */
+  submitWith(
+    commands: readonly LogCommand[],
+    resolve: (results: CommandResult[]) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    if (commands.length === 0) {
+      queueMicrotask(() => resolve([]));
+      return;
+    }
+    const weight = weightOf(commands);
+    const refusal = this.#refusal(weight);
+    if (refusal !== null) {
+      queueMicrotask(() => reject(refusal));
+      return;
+    }
+    this.#enqueue({ commands, weight, resolve, reject });
+  }
+
+  #enqueue(submission: Submission): void {
+    this.#queue.push(submission);
+    if (this.#answering) this.#answersSubmitted = true;
+    this.#kick();
   }
 
   #refusal(count: number): TxgridError | null {
@@ -366,7 +412,7 @@ export class Shard {
     if (this.#failure !== null) return Promise.reject(this.#storageError());
     return new Promise((resolve, reject) => {
       this.#replicated.push({ kind: "batch", lsn, payload, resolve, reject });
-      this.#kick();
+      this.#kickReplicated();
     });
   }
 
@@ -418,15 +464,45 @@ export class Shard {
     this.#timers.defer(this.#runDeferred);
   }
 
+  /**
+   * A standby's batches run right after the callback that handed them over (a microtask), not
+   * one check phase later: they all come from the one replication connection, whose chunk of
+   * frames is handed over whole within that callback, so waiting a turn gathered nothing more
+   * and cost the standby an event-loop turn per call while its primary waited on the same CPU
+   * (docs/benchmarks.md, "Replicated c=1 on one CPU"). The log write stays in the turn that
+   * sent the ack, as invariant 1 needs (the simulator's seeds 195 and 273).
+   */
+  #kickReplicated(): void {
+    if (this.#running) return;
+    this.#running = true;
+    queueMicrotask(this.#runDeferred);
+  }
+
   readonly #runDeferred = (): void => void this.#run();
 
   async #run(): Promise<void> {
     assert(this.#running, "run without the running flag");
+    // A step that finished synchronously (fsync=lazy: written at once) is not awaited: a batch
+    // is then logged, applied and answered without a promise or a microtask in between.
     while (this.#failure === null && (this.#inFlight !== null || this.#hasWork())) {
-      if (this.#inFlight !== null) await this.#complete(true);
-      else if (this.#replicated.length > 0) await this.#executeReplicated();
-      else if (this.#queue.length > 0) await this.#executeBatch();
-      else if (this.#tickDue) await this.#executeTick();
+      if (this.#inFlight !== null) {
+        if (this.#inFlight.flushed === null && this.#encodingHolds.size === 0) {
+          this.#applyLogged(this.#inFlight);
+        } else await this.#complete(true);
+      } else if (this.#replicated.length > 0) {
+        const waiting = this.#executeReplicated();
+        if (waiting !== null) await waiting;
+      } else if (this.#queue.length > 0) {
+        if (this.#answersSubmitted) {
+          this.#answersSubmitted = false;
+          await this.#nextTurn();
+          continue;
+        }
+        const unencodable = this.#logNextBatch();
+        // One submission cannot be encoded (too large, or malformed by a caller's bug): retry
+        // them one by one so that only it fails and the others are not punished for it.
+        if (unencodable !== null) await this.#executeSingles(unencodable);
+      } else if (this.#tickDue) await this.#executeTick();
       else await this.#sync();
       if (
         this.#options.fsyncPolicy === "batch" &&
@@ -434,7 +510,8 @@ export class Shard {
         this.#inFlight === null
       ) {
         // Under load, let the requests already on their way join the next batch.
-        await new Promise<void>((resolve) => this.#timers.defer(resolve));
+        this.#answersSubmitted = false;
+        await this.#nextTurn();
       }
     }
     assert(this.#inFlight === null, "the executor stops only between batches");
@@ -446,22 +523,26 @@ export class Shard {
     if (this.#drained !== null && !this.#hasWork()) this.#drained();
   }
 
+  #nextTurn(): Promise<void> {
+    return new Promise<void>((resolve) => this.#timers.defer(resolve));
+  }
+
   #hasWork(): boolean {
     return this.#queue.length > 0 || this.#tickDue || this.#syncDue || this.#replicated.length > 0;
   }
 
-  async #executeReplicated(): Promise<void> {
+  /**
+   * Logs and applies the standby's next replicated work; returns null when it is done (a
+   * group written at once under fsync=lazy and applied), else what to wait for.
+   */
+  #executeReplicated(): Promise<void> | null {
     const first = this.#replicated[0] as ReplicatedRecord;
     if (first.kind === "reset") {
       this.#replicated.shift();
-      try {
-        await this.#reset(first.lsn, first.body);
-        first.resolve();
-      } catch (error) {
+      return this.#reset(first.lsn, first.body).then(first.resolve, (error: unknown) => {
         this.#fail(error);
         first.reject(this.#storageError());
-      }
-      return;
+      });
     }
     // Group commit on the standby: every batch that arrived meanwhile shares one flush, as
     // much as one log write takes.
@@ -475,32 +556,60 @@ export class Shard {
       bytes += record.payload.length;
       count++;
     }
-    const records = this.#replicated.splice(0, count);
+    const records = this.#replicated.splice(0, count) as ReplicatedBatch[];
     const batches: Batch[] = [];
+    let flushing: Promise<void> | null = null;
     try {
       for (const record of records) {
         assert(record.kind === "batch", "a group holds batches only");
         batches.push(decodeBatch(record.payload));
       }
       for (const record of records) {
-        assert(record.kind === "batch", "a group holds batches only");
         assert(record.lsn === this.#journal.lsnLast + 1, "replicated batches arrive in order");
         this.#journal.append(record.payload);
       }
-      await this.#journal.flush(this.#options.fsyncPolicy !== "lazy");
+      const lazy = this.#options.fsyncPolicy === "lazy";
+      if (!lazy || !this.#journal.writeNow()) flushing = this.#journal.flush(!lazy);
     } catch (error) {
-      this.#fail(error);
-      for (const record of records) record.reject(this.#storageError());
+      this.#failReplicated(records, error);
+      return null;
+    }
+    if (flushing === null && this.#encodingHolds.size === 0) {
+      this.#applyReplicatedGroup(records, batches);
+      return null;
+    }
+    return this.#finishReplicated(records, batches, flushing);
+  }
+
+  /** The rest of #executeReplicated when it has to wait: the flush, or an encoding's cut. */
+  async #finishReplicated(
+    records: readonly ReplicatedBatch[],
+    batches: readonly Batch[],
+    flushing: Promise<void> | null,
+  ): Promise<void> {
+    try {
+      await flushing;
+    } catch (error) {
+      this.#failReplicated(records, error);
       return;
     }
     if (this.#encodingHolds.size > 0) await this.#encodingCut();
+    this.#applyReplicatedGroup(records, batches);
+  }
+
+  #failReplicated(records: readonly ReplicatedBatch[], error: unknown): void {
+    this.#fail(error);
+    for (const record of records) record.reject(this.#storageError());
+  }
+
+  #applyReplicatedGroup(records: readonly ReplicatedBatch[], batches: readonly Batch[]): void {
     for (let index = 0; index < records.length; index++) {
-      const record = records[index] as ReplicatedRecord;
+      const record = records[index] as ReplicatedBatch;
       const batch = batches[index] as Batch;
       this.#engine.applyBatch(record.lsn, batch.timestampMs, batch.commands);
       this.#batchCount++;
       this.#commandCount += weightOf(batch.commands);
-      this.#bytesSinceSnapshot += (record as { payload: Uint8Array }).payload.length;
+      this.#bytesSinceSnapshot += record.payload.length;
       record.resolve();
     }
     if (this.#options.fsyncPolicy === "lazy") this.#armSyncTimer();
@@ -557,13 +666,8 @@ export class Shard {
     return Math.max(loggedMs, Math.floor(this.#clock.wallNowMs()));
   }
 
-  async #executeBatch(): Promise<void> {
-    const unencodable = this.#logNextBatch();
-    // One submission cannot be encoded (too large, or malformed by a caller's bug): retry
-    // them one by one so that only it fails and the others are not punished for it.
-    if (unencodable !== null) {
-      for (const submission of unencodable) await this.#executeSingle(submission);
-    }
+  async #executeSingles(submissions: readonly Submission[]): Promise<void> {
+    for (const submission of submissions) await this.#executeSingle(submission);
   }
 
   /**
@@ -604,7 +708,8 @@ export class Shard {
       }
       // Answers wait for the standbys without holding up the executor: the next batch is
       // logged and shipped while this one is in flight.
-      replication.replicated(lsn).then(
+      replication.whenReplicated(
+        lsn,
         () => answerSubmissions(submissions, results),
         (error: unknown) => {
           for (const submission of submissions) submission.reject(error);
@@ -632,9 +737,11 @@ export class Shard {
       if (results === null) submission.reject(this.#storageError());
       else if (this.#options.replication === undefined) submission.resolve(results);
       else {
-        this.#options.replication
-          .replicated(lsn)
-          .then(() => submission.resolve(results), submission.reject);
+        this.#options.replication.whenReplicated(
+          lsn,
+          () => submission.resolve(results),
+          submission.reject,
+        );
       }
     });
     await this.#complete(false);
@@ -670,17 +777,19 @@ export class Shard {
     const policy = this.#options.fsyncPolicy;
     const startedMs = this.#clock.monotonicNowMs();
     let lsn: number;
-    let flushed: Promise<unknown>;
+    let flushed: Promise<unknown> | null = null;
     try {
       lsn = this.#journal.append(payload);
       this.#options.replication?.appended(lsn, payload);
       // Under load the fdatasync leaves the event loop (see the header); one request at a
       // time keeps it blocking.
       const background = this.#pipelined() && (weight > 1 || this.#batchCommandsLast > 1);
-      flushed = this.#journal.flush(policy !== "lazy", background).then(
-        () => null,
-        (error: unknown) => error,
-      );
+      if (policy !== "lazy" || !this.#journal.writeNow()) {
+        flushed = this.#journal.flush(policy !== "lazy", background).then(
+          () => null,
+          (error: unknown) => error,
+        );
+      }
     } catch (error) {
       this.#fail(error);
       settle(null, 0);
@@ -709,7 +818,7 @@ export class Shard {
   async #complete(pipeline: boolean): Promise<void> {
     const batch = this.#inFlight;
     assert(batch !== null, "a batch in flight");
-    const error = await batch.flushed;
+    const error = batch.flushed === null ? null : await batch.flushed;
     this.#inFlight = null;
     if (error !== null) {
       this.#fail(error);
@@ -721,6 +830,14 @@ export class Shard {
       unencodable = this.#logNextBatch();
     }
     if (this.#encodingHolds.size > 0) await this.#encodingCut();
+    this.#applyLogged(batch);
+    if (unencodable !== null) await this.#executeSingles(unencodable);
+  }
+
+  /** Applies and answers a logged batch whose flush returned (no encoding may be under way). */
+  #applyLogged(batch: LoggedBatch): void {
+    assert(this.#encodingHolds.size === 0, "no batch is applied inside an encoding's cut");
+    if (this.#inFlight === batch) this.#inFlight = null;
     const results = this.#engine.applyBatch(batch.lsn, batch.timestampMs, batch.commands);
     this.#batchCount++;
     this.#commandCount += batch.weight;
@@ -737,9 +854,11 @@ export class Shard {
     if (this.#options.fsyncPolicy === "lazy") this.#armSyncTimer();
     this.#armDeadlineTimer();
     this.#maybeSnapshot();
-    batch.settle(results, batch.lsn);
-    if (unencodable !== null) {
-      for (const submission of unencodable) await this.#executeSingle(submission);
+    this.#answering = true;
+    try {
+      batch.settle(results, batch.lsn);
+    } finally {
+      this.#answering = false;
     }
   }
 

@@ -30,6 +30,11 @@ export interface Wal {
    * `background` (the event loop runs meanwhile), else blocking. STORAGE on failure (fatal).
    */
   flush(sync: boolean, background?: boolean): Promise<void>;
+  /**
+   * flush(false) synchronously: true once everything pending is written; false (nothing
+   * written) when a pending record starts a new segment, which only flush can create.
+   */
+  writeNow(): boolean;
   /** Flushes with sync (unless failed) and closes. */
   close(): Promise<void>;
   /** Deletes whole segments whose records are all <= lsn and durable; never the newest. */

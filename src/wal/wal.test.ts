@@ -1,6 +1,7 @@
 // Goal: the log's contract in normal operation. Records of any size round-trip through
 // segments and reopen; a flush is one write and one fdatasync; lsnDurable moves only after
-// fdatasync; appends during a flush wait for the next; limits and storage failures give
+// fdatasync; appends during a flush wait for the next; writeNow writes at once unless a new
+// segment is due; limits and storage failures give
 // their TxgridError codes; old segments are removed only when whole and durable; a log that
 // ends before the snapshot continues after it. Method: MemoryStorage for most cases (fast,
 // crashable), NodeStorage in a temporary directory for the round trip.
@@ -121,6 +122,53 @@ test("appends made while a flush runs wait for the next flush", async () => {
   await wal.close();
   const reopened = reopen(storage, dir);
   assert.deepEqual(reopened.payloads, [payloadFor(1), payloadFor(2)]);
+});
+
+test("writeNow writes what is pending at once, no fdatasync; not when a segment is due", async () => {
+  const inner = memory();
+  const storage = new CountingStorage(inner);
+  const { wal } = reopen(storage, dir, 0, segmentBytesMax);
+  wal.append(payloadFor(1));
+  assert.equal(wal.writeNow(), false, "the first record creates a segment: only flush can");
+  assert.equal(storage.writeCount, 0);
+  await wal.flush(false);
+  const writesBefore = storage.writeCount;
+  for (const lsn of range(2, 4)) wal.append(payloadFor(lsn));
+  assert.equal(wal.writeNow(), true);
+  assert.equal(storage.writeCount - writesBefore, 1, "one write for the records pending");
+  assert.equal(storage.datasyncCount, 0);
+  assert.equal(wal.lsnDurable, 0);
+  assert.equal(wal.writeNow(), true, "nothing pending: nothing to do");
+  assert.equal(storage.writeCount - writesBefore, 1);
+  // Records written so survive a process crash, as after flush(false).
+  inner.crash("keep");
+  const reopened = reopen(inner, dir, 0, segmentBytesMax);
+  assert.deepEqual(reopened.lsns, range(1, 4));
+  // Up to a rollover: writeNow refuses and leaves everything to flush.
+  let lsn = reopened.wal.lsnLast;
+  while (reopened.wal.writeNow()) reopened.wal.append(payloadFor(++lsn));
+  await reopened.wal.flush(true);
+  await reopened.wal.close();
+  assert.deepEqual(reopen(inner, dir, 0, segmentBytesMax).lsns, range(1, lsn));
+});
+
+test("a failed writeNow throws STORAGE; the log refuses more", async () => {
+  const storage = memory();
+  const { wal } = reopen(storage, dir);
+  await appendThrough(wal, 2, true);
+  storage.failNext("write");
+  wal.append(payloadFor(3));
+  assert.throws(
+    () => wal.writeNow(),
+    (error) => isTxgridError(error, ErrorCode.STORAGE),
+  );
+  assert.throws(
+    () => wal.append(payloadFor(4)),
+    (error) => isTxgridError(error, ErrorCode.STORAGE),
+  );
+  await wal.close();
+  storage.crash("lose");
+  assert.deepEqual(reopen(storage, dir).lsns, [1, 2]);
 });
 
 test("a record over WAL_RECORD_BYTES_MAX fails with LIMIT_EXCEEDED and changes nothing", async () => {
