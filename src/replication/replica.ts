@@ -11,8 +11,8 @@
 //
 // Primary. Every batch the shard appends is kept in memory (the retained tail) and shipped,
 // tagged (epoch, lsn), to every standby that completed a handshake. A batch is answered
-// (replicated() resolves) only when every replica of the epoch has acknowledged it, received
-// or durable per the mode, and while the lease is valid. Membership changes are CAS writes
+// (whenReplicated calls back) only when every replica of the epoch has acknowledged it,
+// received or durable per the mode, and while the lease is valid. Membership changes are CAS writes
 // of the same epoch: a replica that is gone or silent is removed (a subset keeps every
 // acknowledged entry), a standby that holds every acknowledged entry is added (it counts for
 // acknowledgements from the moment the write is sent, so later entries are on it too).
