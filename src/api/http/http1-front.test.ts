@@ -174,13 +174,16 @@ test("an idle connection is closed after the server's keep-alive timeout", async
     const keepAliveMs = 300;
     harness.app.server.keepAliveTimeout = keepAliveMs;
     const client = await open(port);
-    const closed = once(client.socket, "close");
+    let closed = false;
+    client.socket.on("close", () => {
+      closed = true;
+    });
     client.socket.write(transfer("idle"));
     await until(() => client.received().endsWith("}"), "the answer");
     // node:http's header for this setting: whole seconds, rounded down.
     assert.match(client.received(), /\r\nConnection: keep-alive\r\nKeep-Alive: timeout=0\r\n/);
     const answeredMs = Date.now();
-    await closed;
+    await until(() => closed, "the server to close the idle connection");
     const idleMs = Date.now() - answeredMs;
     assert.ok(idleMs >= keepAliveMs - HTTP_FRONT_SWEEP_MS, `closed after ${idleMs} ms`);
     assert.ok(idleMs <= keepAliveMs + 4 * HTTP_FRONT_SWEEP_MS, `closed after ${idleMs} ms`);
@@ -190,9 +193,12 @@ test("an idle connection is closed after the server's keep-alive timeout", async
 test("a client that half-closes after its requests gets every answer, then the end", async () => {
   await withServer(async (_harness, port, front) => {
     const client = await open(port);
-    const ended = once(client.socket, "end");
+    let ended = false;
+    client.socket.on("end", () => {
+      ended = true;
+    });
     client.socket.end(transfer("h1") + transfer("h2"));
-    await ended;
+    await until(() => ended, "the server's end");
     assert.equal(answerCount(client.received()), 2);
     assert.ok(client.received().endsWith("}"));
     assert.equal(front.handedOverCount, 0);

@@ -119,7 +119,18 @@ async function send(port: number, wire: Buffer): Promise<{ status: number; body:
   socket.on("data", (chunk: Buffer) => chunks.push(chunk));
   socket.on("error", () => {});
   socket.end(wire);
-  await once(socket, "close");
+  // node:http closes after its answer; a server still waiting for bytes is a failure, not a hang.
+  const timedOut = Symbol("timed out");
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    once(socket, "close"),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, 5000, timedOut);
+    }),
+  ]);
+  clearTimeout(timer);
+  socket.destroy();
+  assert.notEqual(closed, timedOut, `no answer to ${JSON.stringify(wire.toString("latin1"))}`);
   const text = Buffer.concat(chunks).toString("latin1");
   const match = /^HTTP\/1\.1 (\d{3}) /.exec(text);
   const bodyAt = text.indexOf("\r\n\r\n");
