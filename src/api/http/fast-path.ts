@@ -47,9 +47,10 @@ import {
 import { HTTP_BODY_BYTES_MAX } from "../../constants.ts";
 import { assert, must } from "../../stdx/index.ts";
 import { handleFailure } from "./errors.ts";
-import { type AnswerSink, type HotRoute, validationIssues } from "./hot-routes.ts";
+import { type HotRoute, validationIssues } from "./hot-routes.ts";
 import { Http1Front } from "./http1-front.ts";
 import type { RouteAnswer } from "./replies.ts";
+import { TakenRequest } from "./taken-request.ts";
 
 /** app.ts's RequestObserver (repeated here: app.ts imports this file). */
 type Observer = (route: string, method: string, statusCode: number, seconds: number) => void;
@@ -337,27 +338,10 @@ export interface HotHead {
 }
 
 /** A request the fast path took, as its transport (node:http or the front) carries it. */
-export interface TakenRequest extends AnswerSink {
-  readonly prepared: PreparedRoute;
-  /** performance.now() at arrival, when there is an observer to report the latency to. */
-  readonly startedMs: number;
-  /**
-   * Sends the answer: status, header names and values in wire order (the transport adds
-   * Date and the connection headers as node:http does; a `connection: close` pair among them
-   * closes the connection after the answer). False when the client is gone and nothing was
-   * sent.
-   */
-  deliver(statusCode: number, headers: string[], text: string): boolean;
-}
-
 /** One request node:http brought to the fast path, from its head to its answer. */
-class Exchange implements TakenRequest {
-  readonly fastPath: FastPath;
-  readonly prepared: PreparedRoute;
+class Exchange extends TakenRequest {
   readonly response: ServerResponse;
   readonly contentLength: number;
-  /** performance.now() at arrival, when there is an observer to report the latency to. */
-  readonly startedMs: number;
   reading = true;
   receivedBytes = 0;
   /** The body's first chunk; most bodies arrive whole, in one. */
@@ -372,11 +356,9 @@ class Exchange implements TakenRequest {
     contentLength: number,
     startedMs: number,
   ) {
-    this.fastPath = fastPath;
-    this.prepared = prepared;
+    super(fastPath, prepared, startedMs);
     this.response = response;
     this.contentLength = contentLength;
-    this.startedMs = startedMs;
   }
 
   /**
@@ -403,14 +385,6 @@ class Exchange implements TakenRequest {
       response.end(text);
     }
     return true;
-  }
-
-  answered(answer: RouteAnswer): void {
-    this.fastPath.answered(this, answer);
-  }
-
-  failed(error: unknown): void {
-    this.fastPath.fail(this, error, false);
   }
 
   bodyText(): string {

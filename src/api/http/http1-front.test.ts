@@ -23,8 +23,9 @@ import {
 } from "../../constants.ts";
 import { must } from "../../stdx/index.ts";
 import { fastPathOf } from "./app.ts";
-import type { FastPath, TakenRequest } from "./fast-path.ts";
+import type { FastPath } from "./fast-path.ts";
 import { Http1Front } from "./http1-front.ts";
+import type { TakenRequest } from "./taken-request.ts";
 import { type Harness, openHarness } from "./test-support.ts";
 
 async function withServer(

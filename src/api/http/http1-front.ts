@@ -41,9 +41,9 @@ import {
   HTTP_PIPELINE_DEPTH_MAX,
 } from "../../constants.ts";
 import { assert } from "../../stdx/index.ts";
-import type { FastPath, PreparedRoute, TakenRequest } from "./fast-path.ts";
+import type { FastPath, PreparedRoute } from "./fast-path.ts";
 import { readHotHead } from "./http1-head.ts";
-import type { RouteAnswer } from "./replies.ts";
+import { TakenRequest } from "./taken-request.ts";
 
 type ConnectionListener = (this: Server, socket: Socket) => void;
 
@@ -399,11 +399,8 @@ class FrontConnection {
 }
 
 /** One request the front took, from its head to its answer. */
-class FrontExchange implements TakenRequest {
-  readonly fastPath: FastPath;
+class FrontExchange extends TakenRequest {
   readonly connection: FrontConnection;
-  readonly prepared: PreparedRoute;
-  readonly startedMs: number;
   /** Head and body of the answer, once it is ready. */
   wire: string | null = null;
   closesConnection = false;
@@ -414,18 +411,8 @@ class FrontExchange implements TakenRequest {
     prepared: PreparedRoute,
     startedMs: number,
   ) {
-    this.fastPath = fastPath;
+    super(fastPath, prepared, startedMs);
     this.connection = connection;
-    this.prepared = prepared;
-    this.startedMs = startedMs;
-  }
-
-  answered(answer: RouteAnswer): void {
-    this.fastPath.answered(this, answer);
-  }
-
-  failed(error: unknown): void {
-    this.fastPath.fail(this, error, false);
   }
 
   deliver(statusCode: number, headers: string[], text: string): boolean {
