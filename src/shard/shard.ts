@@ -523,6 +523,17 @@ export class Shard {
     if (this.#drained !== null && !this.#hasWork()) this.#drained();
   }
 
+  /**
+   * Writes what was appended to the log: at once under fsync=lazy when the journal can
+   * (null: nothing left to wait for), else a flush per policy (fdatasync unless lazy;
+   * `background`: on the thread pool) to wait for.
+   */
+  #startFlush(background: boolean): Promise<void> | null {
+    const lazy = this.#options.fsyncPolicy === "lazy";
+    if (lazy && this.#journal.writeNow()) return null;
+    return this.#journal.flush(!lazy, background);
+  }
+
   #nextTurn(): Promise<void> {
     return new Promise<void>((resolve) => this.#timers.defer(resolve));
   }
@@ -568,8 +579,7 @@ export class Shard {
         assert(record.lsn === this.#journal.lsnLast + 1, "replicated batches arrive in order");
         this.#journal.append(record.payload);
       }
-      const lazy = this.#options.fsyncPolicy === "lazy";
-      if (!lazy || !this.#journal.writeNow()) flushing = this.#journal.flush(!lazy);
+      flushing = this.#startFlush(false);
     } catch (error) {
       this.#failReplicated(records, error);
       return null;
@@ -774,7 +784,6 @@ export class Shard {
   ): void {
     assert(this.#inFlight === null, "one batch in flight");
     const weight = weightOf(commands);
-    const policy = this.#options.fsyncPolicy;
     const startedMs = this.#clock.monotonicNowMs();
     let lsn: number;
     let flushed: Promise<unknown> | null = null;
@@ -784,8 +793,9 @@ export class Shard {
       // Under load the fdatasync leaves the event loop (see the header); one request at a
       // time keeps it blocking.
       const background = this.#pipelined() && (weight > 1 || this.#batchCommandsLast > 1);
-      if (policy !== "lazy" || !this.#journal.writeNow()) {
-        flushed = this.#journal.flush(policy !== "lazy", background).then(
+      const flushing = this.#startFlush(background);
+      if (flushing !== null) {
+        flushed = flushing.then(
           () => null,
           (error: unknown) => error,
         );

@@ -55,10 +55,9 @@ export class Http1Front {
   /** node:http's own connection listener: where handed-over connections go. */
   readonly #nodeListener: ConnectionListener;
   readonly #connections = new Set<FrontConnection>();
-  /** The keep-alive headers for #keepAliveMs (the server's setting, read when it changes). */
-  #keepAliveHeaders = "";
-  #keepAliveMs = -1;
+  /** #tail is made for this Date and this keepAliveTimeout of the server. */
   #tailDate = "";
+  #tailKeepAliveMs = -1;
   #tail = "";
   #sweepTimer: NodeJS.Timeout | null = null;
   #closing = false;
@@ -227,14 +226,20 @@ export class Http1Front {
     else this.#resume(connection, PAUSED_PIPELINE);
   }
 
-  /** The head node:http's answers would carry, for a status and the fast path's headers. */
-  answerHead(statusCode: number, headers: readonly string[], closes: boolean): string {
+  /**
+   * The head node:http's answers would carry, for a status and the fast path's headers.
+   * `named`: the headers name the connection themselves (the fast path does so only to close
+   * it), so node:http would add no connection header of its own.
+   */
+  answerHead(
+    statusCode: number,
+    headers: readonly string[],
+    closes: boolean,
+    named: boolean,
+  ): string {
     let head = statusLine(statusCode);
-    let named = false;
     for (let index = 0; index < headers.length; index += 2) {
-      const name = headers[index] as string;
-      head += `${name}: ${headers[index + 1]}\r\n`;
-      if (name === "connection") named = true;
+      head += `${headers[index]}: ${headers[index + 1]}\r\n`;
     }
     if (named) return `${head}Date: ${utcDate()}\r\n\r\n`;
     if (closes) return `${head}Date: ${utcDate()}\r\nConnection: close\r\n\r\n`;
@@ -242,30 +247,20 @@ export class Http1Front {
   }
 
   /**
-   * Date, the keep-alive headers and the empty line, as one string made once per second: most
-   * answers end with it.
+   * Date, the keep-alive headers node:http writes for the server's keepAliveTimeout, and the
+   * empty line, as one string made once per second: most answers end with it.
    */
   #keptAliveTail(): string {
     const date = utcDate();
-    if (date !== this.#tailDate || this.#server.keepAliveTimeout !== this.#keepAliveMs) {
+    const keepAliveMs = this.#server.keepAliveTimeout;
+    if (date !== this.#tailDate || keepAliveMs !== this.#tailKeepAliveMs) {
       this.#tailDate = date;
-      this.#tail = `Date: ${date}\r\n${this.#keepAlive()}\r\n`;
+      this.#tailKeepAliveMs = keepAliveMs;
+      const keepAlive =
+        keepAliveMs > 0 ? `Keep-Alive: timeout=${Math.floor(keepAliveMs / 1000)}\r\n` : "";
+      this.#tail = `Date: ${date}\r\nConnection: keep-alive\r\n${keepAlive}\r\n`;
     }
     return this.#tail;
-  }
-
-  /** What node:http writes for a kept-alive connection, for the server's keepAliveTimeout. */
-  #keepAlive(): string {
-    const keepAliveMs = this.#server.keepAliveTimeout;
-    if (keepAliveMs !== this.#keepAliveMs) {
-      this.#keepAliveMs = keepAliveMs;
-      const seconds = Math.floor(keepAliveMs / 1000);
-      this.#keepAliveHeaders =
-        keepAliveMs > 0
-          ? `Connection: keep-alive\r\nKeep-Alive: timeout=${seconds}\r\n`
-          : "Connection: keep-alive\r\n";
-    }
-    return this.#keepAliveHeaders;
   }
 
   get closing(): boolean {
@@ -419,12 +414,16 @@ class FrontExchange extends TakenRequest {
     const connection = this.connection;
     if (connection.state === "closed" || connection.socket.destroyed) return false;
     const front = connection.front;
-    let closes = connection.closeWhenAnswered || front.closing;
+    let named = false;
     for (let index = 0; index < headers.length; index += 2) {
-      if (headers[index] === "connection" && headers[index + 1] === "close") closes = true;
+      if (headers[index] === "connection") {
+        assert(headers[index + 1] === "close", "the fast path names the connection to close it");
+        named = true;
+      }
     }
+    const closes = named || connection.closeWhenAnswered || front.closing;
     this.closesConnection = closes;
-    this.wire = front.answerHead(statusCode, headers, closes) + text;
+    this.wire = front.answerHead(statusCode, headers, closes, named) + text;
     front.flush(connection);
     return true;
   }
