@@ -25,7 +25,7 @@ trap cleanup EXIT
 CLUSTER_URLS=(--url http://127.0.0.1:9760,http://127.0.0.1:9761
   --tcp-url txgrid://127.0.0.1:9770,txgrid://127.0.0.1:9771)
 BATCHED=(--protocol tcp -b 1000 -c 64 -t 300000 --busy-poll-us "$CLIENT_BUSY_POLL_US")
-ONE=(--protocol tcp -c 1 -t 5000 --accounts 1000 --busy-poll-us "$CLIENT_BUSY_POLL_US")
+ONE=(--protocol tcp -c 1 -t 5000 --warmup 3000 --accounts 1000 --busy-poll-us "$CLIENT_BUSY_POLL_US")
 run() {
   local name=$1; shift
   echo "--- $name (load: $(cut -d' ' -f1-3 /proc/loadavg))"

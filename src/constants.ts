@@ -164,6 +164,11 @@ export const CLIENT_SILENCE_MS_MAX = 3_000;
  * replica is not followed. */
 export const CLIENT_SUSPECT_MS = 2_000;
 
+// ---- `txgrid bench` ----
+
+/** Most transfers of `txgrid bench --warmup` (sent before the timed load, never counted). */
+export const BENCH_WARMUP_TRANSFERS_MAX = 10_000_000;
+
 // ---- `txgrid bench --peers`: PostgreSQL and Redis side by side (src/bench/peers) ----
 
 /** First port tried for the private Redis; the first free one of PEER_PORT_SCAN_COUNT is used. */

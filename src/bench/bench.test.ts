@@ -1,13 +1,20 @@
 // Goal: the load generator's parts measure what they claim. The workload never picks the
 // same account twice in a transfer and honours the hot share; the HTTP connection parses
 // answers split across arbitrary TCP chunks and fails cleanly on a bad server; the latency
-// summary reports the percentiles of what was recorded. Method: seeded workloads, a raw
-// node:net server on 127.0.0.1 that writes answers in pieces, and known latency sets.
+// summary reports the percentiles of what was recorded; a warm-up is sent but left out of
+// every count and check. Method: seeded workloads, a raw node:net server on 127.0.0.1 that
+// writes answers in pieces, known latency sets, and whole runs against `txgrid serve`.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { type BenchOptions, runBench } from "./bench.ts";
 import { HttpConnection } from "./http-connection.ts";
 import { LatencyRecorder } from "./latency.ts";
+import { formatReport } from "./report.ts";
+import { startServerProcess } from "./server-process.ts";
 import { HOT_ACCOUNT_COUNT, Workload } from "./workload.ts";
 
 test("workload: distinct accounts, amounts 1..100, hot share honoured", () => {
@@ -109,4 +116,47 @@ test("latency summary reports the recorded distribution", () => {
   assert.ok(Math.abs(summary.p997Us - 997) <= 1);
   assert.equal(summary.maxUs, 1_000);
   assert.ok(Math.abs(summary.meanUs - 500.5) < 1);
+});
+
+test("warm-up: sent first, then left out of the counts and the checks", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "txgrid-bench-warmup-"));
+  const server = await startServerProcess({ dataDir, fsync: "lazy" });
+  const base: BenchOptions = {
+    protocol: "http",
+    url: server.url,
+    tcpUrl: server.tcpUrl ?? "",
+    fsync: "lazy",
+    transferCount: 150,
+    concurrency: 4,
+    batchSize: 1,
+    ratePerSecond: 0,
+    immediate: false,
+    api: "timpe",
+    accountCount: 40,
+    hotPercent: 0,
+    durationMs: 60_000,
+    seed: 3,
+    requestTimeoutMs: 10_000,
+  };
+  try {
+    // TiMPE phase 1: the warm-up's pending transfers are processed before the timed load, so
+    // the one /transactions/process at the end and the recorded count see the timed ones only.
+    const warmed = await runBench({ ...base, warmupCount: 250 });
+    assert.equal(warmed.okCount + warmed.refusedCount, 150);
+    assert.equal(warmed.requestCount, 150);
+    assert.equal(warmed.recordedTransferCount, 150);
+    assert.equal(warmed.moneyConserved, true);
+    assert.equal(warmed.process?.failedCount, 0);
+    assert.equal(warmed.process?.processedCount, 150);
+    // Everything the server holds: the warm-up's transfers were really sent.
+    assert.equal(warmed.verify.transferCount, 400);
+    assert.match(formatReport(warmed), /warm-up: 250 transfers before timing \(not counted\)/);
+    const cold = await runBench({ ...base, immediate: true });
+    assert.equal(cold.recordedTransferCount, 150);
+    assert.equal(cold.verify.transferCount, 550);
+    assert.doesNotMatch(formatReport(cold), /warm-up/);
+  } finally {
+    await server.kill("SIGTERM");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -2,6 +2,9 @@
 // or an engine embedded in this process (drivers.ts).
 //
 //   setup    create `accountCount` accounts (not timed)
+//   warm-up  `warmupCount` transfers the same way, then TiMPE's phase 2 for them (not timed,
+//            not counted): a fresh Node process runs its first thousands of calls before the
+//            JIT compiled their paths, and a figure meant for steady state must not hold them
 //   load     `transferCount` transfers in requests of `batchSize`, or until `durationMs`
 //            passes, whichever is first:
 //            closed loop (rate 0): `concurrency` senders, each with one request in flight
@@ -51,6 +54,8 @@ export interface BenchOptions {
   readonly durationMs: number;
   readonly seed: number;
   readonly requestTimeoutMs: number;
+  /** Transfers sent before the timed load and left out of every figure (default 0). */
+  readonly warmupCount?: number;
   /** The target is the bare node:http reference server: no ledger, so no money checks. */
   readonly reference?: boolean;
   /** tcp: the client's busy-poll window in µs (`--busy-poll-us`; default 0: off). */
@@ -96,7 +101,12 @@ export interface BenchReport {
   readonly completedPerSecond: readonly number[];
   /** Whether this process and the server shared a CPU during the load (placement.ts). */
   readonly placement: Placement | null;
-  readonly process: { readonly durationMs: number; readonly failedCount: number } | null;
+  readonly process: {
+    readonly durationMs: number;
+    /** Pending transfers the one /transactions/process finished. */
+    readonly processedCount: number;
+    readonly failedCount: number;
+  } | null;
   readonly verify: ServerTotals;
   readonly recordedTransferCount: number;
   readonly moneyConserved: boolean;
@@ -133,6 +143,14 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     accountIds,
   );
   try {
+    const warmupCount = options.warmupCount ?? 0;
+    if (warmupCount > 0) {
+      // Its own id prefix and no placement sampling; the totals below are read after it, so
+      // the checks count the timed transfers alone (money is conserved by both).
+      const { serverPid: _sampled, onProgress: _shown, ...warmup } = options;
+      await runLoad({ ...warmup, transferCount: warmupCount }, driver, accountIds, `${runTag}w`);
+      await driver.finish();
+    }
     const before = await driver.totals();
     const load = await runLoad(options, driver, accountIds, runTag);
     const process = await driver.finish();

@@ -73,7 +73,7 @@ export interface Driver {
   sendWritten?(slot: number, writer: TransferWriter, countMax: number): Promise<SendOutcome>;
   totals(): Promise<ServerTotals>;
   /** TiMPE phase 1 only: runs phase 2 (/transactions/process) and reports it. */
-  finish(): Promise<{ durationMs: number; failedCount: number } | null>;
+  finish(): Promise<{ durationMs: number; processedCount: number; failedCount: number } | null>;
   close(): Promise<void>;
 }
 
@@ -247,9 +247,13 @@ class HttpDriver implements Driver {
   async finish() {
     if (this.#options.api !== "timpe" || this.#options.immediate) return null;
     const startedMs = performance.now();
-    const { json } = await fetchJson(`${this.#baseUrl}/transactions/process`, {}, 600_000);
+    const { json, data } = await fetchJson(`${this.#baseUrl}/transactions/process`, {}, 600_000);
     const failedTransactions = (json.failed_transactions as unknown[] | undefined) ?? [];
-    return { durationMs: performance.now() - startedMs, failedCount: failedTransactions.length };
+    return {
+      durationMs: performance.now() - startedMs,
+      processedCount: Number(data.processedCount),
+      failedCount: failedTransactions.length,
+    };
   }
 
   async close(): Promise<void> {

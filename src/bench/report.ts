@@ -28,6 +28,11 @@ export function formatReport(report: BenchReport): string {
     options.reference === true
       ? "  durability: none (the reference does no work)"
       : `  durability: fsync=${report.durability.fsync}, replication=${report.durability.replication}`,
+    ...((options.warmupCount ?? 0) > 0
+      ? [
+          `  warm-up: ${integer.format(options.warmupCount ?? 0)} transfers before timing (not counted)`,
+        ]
+      : []),
     `  machine: ${machine.coreCount} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
       `node ${machine.node}` +
       (options.protocol === "embedded"
@@ -65,6 +70,7 @@ export function formatReport(report: BenchReport): string {
       row(
         "phase 2 (/process)",
         `${oneDecimal.format(report.process.durationMs)} ms, ` +
+          `${integer.format(report.process.processedCount)} processed, ` +
           `${report.process.failedCount} failed`,
       ),
     );

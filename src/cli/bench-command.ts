@@ -28,7 +28,11 @@ import {
   startServerProcess,
   startTcpReferenceProcess,
 } from "../bench/index.ts";
-import { BUSY_POLL_US_MAX, REQUEST_TRANSFERS_MAX } from "../constants.ts";
+import {
+  BENCH_WARMUP_TRANSFERS_MAX,
+  BUSY_POLL_US_MAX,
+  REQUEST_TRANSFERS_MAX,
+} from "../constants.ts";
 import { ErrorCode, TxgridError } from "../stdx/index.ts";
 import { choiceFlag, integerFlag, parseFlags, stringFlag } from "./args.ts";
 
@@ -51,6 +55,8 @@ checks that money is conserved.
       --accounts N       accounts created for the run (default 100000)
       --hot P            P% of transfers touch the 10 hot accounts (default 0: uniform)
       --duration S       stop after S seconds even if -t is not reached (default 600)
+      --warmup N         first send N transfers the same way, untimed and uncounted
+                         (default 0): steady-state figures of a fresh process
       --url URL          server to load (default http://127.0.0.1:9100)
       --tcp-url URL      tcp: its binary address (default txgrid://127.0.0.1:9101); for a
                          replicated shard give every replica, comma-separated: the
@@ -96,6 +102,7 @@ const flags = {
   accounts: { type: "string", default: "100000" },
   hot: { type: "string", default: "0" },
   duration: { type: "string", default: "600" },
+  warmup: { type: "string", default: "0" },
   url: { type: "string", default: "http://127.0.0.1:9100" },
   spawn: { type: "boolean", default: false },
   reference: { type: "boolean", default: false },
@@ -130,6 +137,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     durationMs: integerFlag(values, "duration", 1, 86_400) * 1000,
     seed: integerFlag(values, "seed", 0, 2 ** 31 - 1),
     requestTimeoutMs: 30_000,
+    warmupCount: integerFlag(values, "warmup", 0, BENCH_WARMUP_TRANSFERS_MAX),
     reference: values.reference === true,
     busyPollUs: integerFlag(values, "busy-poll-us", 0, BUSY_POLL_US_MAX),
     httpFront: choiceFlag(values, "http-front", ["on", "off"] as const) === "on",
