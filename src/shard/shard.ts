@@ -979,7 +979,7 @@ export class Shard {
   /** The rest of an encoding, a step per event-loop turn; resolves (never rejects) to its error. */
   async #encodeInSteps(encoding: SteppedEncoding<unknown>): Promise<unknown> {
     try {
-      do await new Promise<void>((resolve) => this.#timers.defer(resolve));
+      do await this.#nextTurn();
       while (!encoding.step());
       return null;
     } catch (error) {
@@ -1046,9 +1046,7 @@ export class Shard {
 function joinCommands(submissions: readonly Submission[]): LogCommand[] {
   const commands: LogCommand[] = [];
   for (const submission of submissions) {
-    const own = submission.commands;
-    if (own.length === 1) commands.push(own[0] as LogCommand);
-    else for (const command of own) commands.push(command);
+    for (const command of submission.commands) commands.push(command);
   }
   return commands;
 }

@@ -337,7 +337,6 @@ export interface HotHead {
   readonly hasAcceptVersion: boolean;
 }
 
-/** A request the fast path took, as its transport (node:http or the front) carries it. */
 /** One request node:http brought to the fast path, from its head to its answer. */
 class Exchange extends TakenRequest {
   readonly response: ServerResponse;
