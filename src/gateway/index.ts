@@ -9,7 +9,6 @@ export {
   type ReadRequest,
   requestCommands,
   resultsReply,
-  submitTransferCommands,
   submitTransferCommandsWith,
   submitTransferList,
   submitWrite,

@@ -121,7 +121,6 @@ function badRequest(message: string): TxgridError {
 // ---------------------------------------------------------------------------------------
 // Encoding
 
-/** Writes fields at increasing offsets into a buffer sized exactly by measureBody. */
 /** Frames up to this size come from the shared slab; larger ones get their own buffer. */
 const SLAB_FRAME_BYTES_MAX = 1024;
 const SLAB_BYTES = 64 * 1024;
@@ -146,6 +145,7 @@ function zeroedFrame(byteCount: number): Uint8Array {
   return slab.subarray(start, slabOffset);
 }
 
+/** Writes fields at increasing offsets into a buffer sized exactly by measureBody. */
 class FrameWriter {
   readonly bytes: Uint8Array;
   readonly view: DataView;
